@@ -1,0 +1,9 @@
+// run.hpp — the whole job behind main(): MPI start-up, command dispatch, and
+// the mapping of errors to exit codes (0 ok, 1 runtime failure, 2 usage or bad input).
+#pragma once
+
+namespace mnist_ddp {
+
+int run_main(int argc, char** argv);
+
+}  // namespace mnist_ddp

@@ -1,0 +1,60 @@
+// config.hpp — the run's configuration and its command line (Boost.Program_options).
+//
+//   mnist_ddp [train] [options]
+//
+// parse_command_line() validates every value it can without reading data
+// (ranges, choices); checks that need the data (batch larger than the shard,
+// a missing directory) happen when the data is loaded. Every problem is a
+// UsageError whose message names the option and what is wrong; main() prints
+// it and exits with code 2 on every rank.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "mnist_ddp/train/callbacks.hpp"
+
+namespace mnist_ddp {
+
+enum class Device { kAuto, kCpu, kCuda };
+enum class OptimizerKind { kAdam, kRmsprop, kSgd };
+enum class ProgressMode { kAuto, kBar, kEpoch, kNone };
+
+const char* to_string(Device d);
+const char* to_string(OptimizerKind o);
+const char* to_string(ProgressMode p);
+
+struct Config {
+  std::string command = "train";
+  std::string data_dir = "data/mnist";
+  int epochs = 10;
+  int batch_size = 128;            // per process
+  int eval_batch_size = 500;       // per process, for validation and test
+  double lr = 1e-3;
+  OptimizerKind optimizer = OptimizerKind::kAdam;
+  double momentum = 0.9;           // SGD momentum; RMSprop rho is 0.9 too (Keras default)
+  double val_split = 0.1;
+  bool augment = true;
+  EarlyStoppingConfig early_stopping;    // --patience, --no-early-stopping
+  ReduceLrConfig reduce_lr;              // --lr-patience, --lr-factor, --min-lr, --no-reduce-lr
+  std::uint64_t seed = 42;
+  Device device = Device::kAuto;
+  int threads = 0;                 // 0: cores of the node / ranks on the node
+  std::int64_t train_limit = 0;    // 0: all training images
+  std::int64_t test_limit = 0;     // 0: all test images
+  std::string output = "mnist_cnn_model.h5";
+  std::string report;              // empty: no JSON report
+  ProgressMode progress = ProgressMode::kAuto;
+};
+
+struct ParsedCommandLine {
+  Config config;
+  bool help = false;               // --help was given: usage text is in `help_text`
+  bool version = false;            // --version
+  std::string help_text;
+};
+
+// Parses argv (argv[0] is the program name). Throws UsageError.
+ParsedCommandLine parse_command_line(int argc, const char* const* argv);
+
+}  // namespace mnist_ddp

@@ -1,0 +1,22 @@
+// report.hpp — the JSON run report, and atomic file writing for every output.
+//
+// Outputs are written to "<path>.tmp.<pid>", flushed and fsync'ed, then renamed
+// over <path>: a crash never leaves a half-written file at the final path.
+#pragma once
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "mnist_ddp/cli/config.hpp"
+
+namespace mnist_ddp {
+
+// Writes `contents` to `path` atomically. Throws RuntimeError naming the path
+// and the system error (unwritable directory, disk full, ...).
+void write_file_atomic(const std::string& path, const std::string& contents);
+
+// The config as JSON (every option, with its value).
+nlohmann::json config_to_json(const Config& config);
+
+}  // namespace mnist_ddp

