@@ -1,5 +1,196 @@
+// run.cpp — the job: MPI start-up, configuration, data, model, training,
+// evaluation and outputs, with errors mapped to exit codes on every rank.
+//
+// Error policy: a usage error is found identically by every rank (they parse
+// the same argv), so each exits with code 2 after MPI_Finalize; rank 0 prints
+// it. Any other failure may hit one rank only, so that rank prints it and
+// calls MPI_Abort, which ends every rank instead of leaving them blocked in
+// the next collective.
 #include "mnist_ddp/app/run.hpp"
 
+#include <algorithm>
+#include <cstdio>
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+#include <thread>
+
+#include "mnist_ddp/cli/config.hpp"
+#include "mnist_ddp/core/check.hpp"
+#include "mnist_ddp/cpu/blas.hpp"
+#include "mnist_ddp/data/dataset.hpp"
+#include "mnist_ddp/data/idx.hpp"
+#include "mnist_ddp/dist/mpi_communicator.hpp"
+#include "mnist_ddp/io/report.hpp"
+#include "mnist_ddp/nn/model.hpp"
+#include "mnist_ddp/train/trainer.hpp"
+
 namespace mnist_ddp {
-int run_main(int, char**) { return 0; }
+
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitFailure = 1;
+constexpr int kExitUsage = 2;
+
+// A small picture of one image in the terminal, darker pixels as lighter glyphs.
+std::string ascii_image(const MnistSet& set, std::int64_t index) {
+  static const char* kShades = " .:-=+*#%@";
+  std::ostringstream s;
+  const std::uint8_t* img = set.images.data() + static_cast<std::size_t>(index) * set.image_size();
+  for (int r = 0; r < set.rows; r += 2) {  // every other row keeps the aspect ratio
+    s << "    ";
+    for (int c = 0; c < set.cols; ++c) {
+      const int v = std::max<int>(img[r * set.cols + c], r + 1 < set.rows ? img[(r + 1) * set.cols + c] : 0);
+      s << kShades[v * 9 / 255];
+    }
+    s << '\n';
+  }
+  return s.str();
+}
+
+void describe_data(std::ostream& out, const Mnist& data, const TrainValSplit& split, const MnistSet& test) {
+  out << "Data: " << data.train.count << " training images (" << split.train.count << " train, "
+      << split.val.count << " validation), " << test.count << " test images, " << data.train.rows << 'x'
+      << data.train.cols << " pixels\n";
+  const ClassCounts tr = class_counts(split.train), te = class_counts(test);
+  out << "  class     ";
+  for (int k = 0; k < 10; ++k) out << std::setw(6) << k;
+  out << "\n  train     ";
+  for (int k = 0; k < 10; ++k) out << std::setw(6) << tr.count[k];
+  out << "\n  test      ";
+  for (int k = 0; k < 10; ++k) out << std::setw(6) << te.count[k];
+  out << "\n  first training images, labels " << static_cast<int>(split.train.labels[0]) << " and "
+      << static_cast<int>(split.train.labels[1]) << ":\n";
+  std::istringstream a(ascii_image(split.train, 0)), b(ascii_image(split.train, 1));
+  for (std::string la, lb; std::getline(a, la) && std::getline(b, lb);) out << la << "  " << lb << '\n';
+}
+
+nlohmann::json eval_json(const EvalResult& r) {
+  nlohmann::json cm = nlohmann::json::array();
+  for (const auto& row : r.confusion.counts) cm.push_back(row);
+  return {{"loss", r.loss}, {"accuracy", r.accuracy}, {"count", r.count}, {"confusion_matrix", cm}};
+}
+
+int train_command(const Config& config, Communicator& comm) {
+  const bool root = comm.is_root();
+  std::ostream& log = std::cout;
+
+  // Threads: the node's cores shared among the ranks on it.
+  const int threads = config.threads > 0
+                          ? config.threads
+                          : std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / comm.local_size());
+  set_cpu_threads(threads);
+
+  if (config.device == Device::kCuda)
+    throw UsageError("--device cuda: this build has no CUDA backend yet; use --device cpu (or auto)");
+  const char* device = "cpu";
+
+  const Mnist data = load_mnist(config.data_dir);
+  const MnistSet all_train = take_first(data.train, config.train_limit);
+  const TrainValSplit split = split_validation(all_train, config.val_split);
+  const MnistSet test = take_first(data.test, config.test_limit);
+  const std::int64_t shard = (split.train.count + comm.size() - 1) / comm.size();
+  if (split.train.count < comm.size())
+    throw UsageError("the training set has " + std::to_string(split.train.count) + " images, fewer than the " +
+                     std::to_string(comm.size()) + " ranks");
+  if (config.batch_size > shard)
+    throw UsageError("--batch-size " + std::to_string(config.batch_size) + " is larger than each rank's share of " +
+                     std::to_string(shard) + " training images (" + std::to_string(split.train.count) + " over " +
+                     std::to_string(comm.size()) + " ranks)");
+
+  if (root) {
+    log << "mnist_ddp: " << comm.size() << (comm.size() == 1 ? " rank" : " ranks") << ", device " << device << ", "
+        << threads << " thread" << (threads == 1 ? "" : "s") << " per rank, " << blas_description() << '\n';
+    describe_data(log, data, split, test);
+    log << "Global batch " << config.batch_size * comm.size() << " (" << config.batch_size << " per rank), "
+        << to_string(config.optimizer) << " lr " << config.lr << ", augmentation "
+        << (config.augment ? "on" : "off") << ", seed " << config.seed << "\n";
+    log.flush();
+  }
+
+  Model model(seed_cnn(), kMnistInput, std::max(config.batch_size, config.eval_batch_size));
+  model.initialize(config.seed);
+  if (root) log << "Model: seed CNN, " << model.params().size() << " trainable parameters\n";
+  Trainer trainer(config, comm, model, log);
+  trainer.broadcast_weights();  // identical start on every rank
+
+  const TrainResult fit = trainer.fit(split.train, split.val);
+  const EvalResult result = trainer.evaluate(test);
+
+  if (root) {
+    log << std::fixed << std::setprecision(4) << "\nTest loss: " << result.loss << " - test accuracy: "
+        << result.accuracy << " (" << result.count << " images)\n"
+        << std::defaultfloat << "Training throughput: " << std::setprecision(0) << std::fixed
+        << fit.train_images_per_second << " images/s\n"
+        << std::defaultfloat << std::setprecision(6) << "\nConfusion matrix (rows: true label, columns: predicted)\n"
+        << format_confusion_matrix(result.confusion) << "\nClassification report\n"
+        << format_classification_report(result.confusion);
+    if (!config.report.empty()) {
+      nlohmann::json history = nlohmann::json::array();
+      for (const EpochRecord& e : fit.history)
+        history.push_back({{"epoch", e.epoch}, {"loss", e.loss}, {"accuracy", e.accuracy}, {"val_loss", e.val_loss},
+                           {"val_accuracy", e.val_accuracy}, {"lr", e.lr}, {"seconds", e.seconds},
+                           {"images_per_second", e.images_per_second}});
+      const nlohmann::json report = {
+          {"program", "mnist_ddp"},
+          {"world_size", comm.size()},
+          {"device", device},
+          {"threads_per_rank", threads},
+          {"blas", blas_description()},
+          {"config", config_to_json(config)},
+          {"data", {{"train", split.train.count}, {"validation", split.val.count}, {"test", test.count},
+                    {"shard_size", fit.shard_size}}},
+          {"history", history},
+          {"best_epoch", fit.best_epoch},
+          {"stopped_early", fit.stopped_early},
+          {"restored_best_weights", fit.restored_best},
+          {"steps", fit.steps},
+          {"train_images_per_second", fit.train_images_per_second},
+          {"time_seconds", {{"data", fit.times.data}, {"compute", fit.times.compute},
+                            {"communication", fit.times.communication}, {"evaluation", fit.times.evaluation}}},
+          {"test", eval_json(result)}};
+      write_file_atomic(config.report, report.dump(2) + "\n");
+      log << "Report written to " << config.report << '\n';
+    }
+    log << "Model file: not written yet (" << config.output << "; HDF5 output is a later milestone)\n";
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+int run_main(int argc, char** argv) {
+  MpiRuntime mpi(&argc, &argv);
+  int rank = 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  try {
+    const ParsedCommandLine cl = parse_command_line(argc, argv);
+    if (cl.help || cl.version) {
+      if (rank == 0) std::cout << (cl.help ? cl.help_text : "mnist_ddp 0.1.0\n");
+      return kExitOk;
+    }
+    MpiCommunicator comm;
+    return train_command(cl.config, comm);
+  } catch (const UsageError& e) {
+    // Every rank reaches the same usage error: no rank is left waiting.
+    if (rank == 0) std::cerr << "mnist_ddp: error: " << e.what() << "\nTry 'mnist_ddp --help' for the options.\n";
+    return kExitUsage;
+  } catch (const InputError& e) {
+    std::cerr << "mnist_ddp: error: " << e.what() << '\n';
+    std::cerr.flush();
+    int size = 1;
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    if (size > 1) mpi.abort(kExitUsage);
+    return kExitUsage;
+  } catch (const std::exception& e) {
+    std::cerr << "mnist_ddp: rank " << rank << ": fatal: " << e.what() << '\n';
+    std::cerr.flush();
+    int size = 1;
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    if (size > 1) mpi.abort(kExitFailure);
+    return kExitFailure;
+  }
+}
+
 }  // namespace mnist_ddp

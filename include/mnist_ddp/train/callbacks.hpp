@@ -4,7 +4,8 @@
 // Only rank 0 runs these on the reduced validation metrics; every rank applies
 // the Decision it receives, so no rank takes a control-flow decision alone.
 // Behaviour follows keras.callbacks (Keras 3) with mode='min':
-//  EarlyStopping: wait += 1; if current - min_delta < best: best = current,
+//  EarlyStopping: wait += 1; if current + min_delta < best (Keras negates
+//    min_delta in mode 'min', then tests current - min_delta): best = current,
 //    best_epoch = epoch, wait = 0 (improved); else if wait >= patience and
 //    epoch > 0: stop. restore_best_weights restores the best epoch's weights at
 //    the end of training (whether stopped early or not).

@@ -10,7 +10,9 @@
 
 #include <chrono>
 #include <cstdint>
+#include <cstddef>
 #include <ostream>
+#include <string>
 
 namespace mnist_ddp {
 
@@ -42,9 +44,14 @@ class ProgressDisplay {
                               double accuracy);
 
  private:
+  // Rewrites the current terminal line with `line` ("\r", then padding over
+  // whatever longer line was drawn before).
+  void draw(const std::string& line);
+
   std::ostream& out_;
   bool interactive_;
   std::int64_t steps_ = 0;
+  std::size_t drawn_width_ = 0;  // longest line drawn on the current terminal line
   std::chrono::steady_clock::time_point start_, last_draw_;
 };
 

@@ -1,0 +1,35 @@
+// batchnorm.hpp — BatchNormalization over all axes but the channel (CPU).
+//
+// Training: normalise with the batch mean and (biased) variance, and update the
+// moving averages as Keras does: moving = moving·momentum + batch·(1 - momentum).
+// Inference: normalise with the moving averages. Weights in Keras order:
+// gamma, beta (trainable), moving_mean, moving_variance (state).
+#pragma once
+
+#include <vector>
+
+#include "mnist_ddp/nn/layer.hpp"
+
+namespace mnist_ddp {
+
+class BatchNormCpu final : public Layer {
+ public:
+  BatchNormCpu(const std::string& name, Shape3 in, float epsilon, float momentum);
+  LayerKind kind() const override { return LayerKind::kBatchNorm; }
+  std::size_t param_count() const override { return 2 * static_cast<std::size_t>(c_); }
+  std::size_t state_count() const override { return 2 * static_cast<std::size_t>(c_); }
+  void bind(float* params, float* grads, float* state) override;
+  void initialize(std::uint64_t seed, std::uint32_t layer_index) override;
+  std::vector<WeightView> weights() override;
+  void forward(const float* x, float* y, int n, const ForwardContext& ctx) override;
+  void backward(const float* x, const float* y, float* dy, float* dx, int n) override;
+
+ private:
+  int c_;
+  float eps_, momentum_;
+  float *gamma_ = nullptr, *beta_ = nullptr, *dgamma_ = nullptr, *dbeta_ = nullptr;
+  float *moving_mean_ = nullptr, *moving_var_ = nullptr;
+  std::vector<float> mean_, invstd_;  // (c) of the last training batch
+};
+
+}  // namespace mnist_ddp

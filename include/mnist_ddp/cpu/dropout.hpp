@@ -1,0 +1,35 @@
+// dropout.hpp — inverted dropout (CPU); masks from nn/dropout_mask.hpp.
+#pragma once
+
+#include <vector>
+
+#include "mnist_ddp/nn/layer.hpp"
+
+namespace mnist_ddp {
+
+class DropoutCpu final : public Layer {
+ public:
+  DropoutCpu(const std::string& name, Shape3 in, float rate, std::uint32_t layer_index);
+  LayerKind kind() const override { return LayerKind::kDropout; }
+  void reserve(int max_batch) override;
+  void forward(const float* x, float* y, int n, const ForwardContext& ctx) override;
+  void backward(const float* x, const float* y, float* dy, float* dx, int n) override;
+
+ private:
+  float rate_;
+  std::uint32_t layer_index_;
+  bool last_training_ = false;
+  std::vector<float> mask_;  // (n, size): 0 or 1/(1-rate)
+};
+
+// Flatten: (h, w, c) → (h·w·c), a copy in NHWC order (what Keras's Flatten does
+// with channels_last).
+class FlattenCpu final : public Layer {
+ public:
+  FlattenCpu(const std::string& name, Shape3 in);
+  LayerKind kind() const override { return LayerKind::kFlatten; }
+  void forward(const float* x, float* y, int n, const ForwardContext& ctx) override;
+  void backward(const float* x, const float* y, float* dy, float* dx, int n) override;
+};
+
+}  // namespace mnist_ddp

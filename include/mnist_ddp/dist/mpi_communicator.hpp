@@ -1,0 +1,55 @@
+// mpi_communicator.hpp — the Communicator over MPI, and MPI's lifetime.
+#pragma once
+
+#include <mpi.h>
+
+#include <string>
+
+#include "mnist_ddp/dist/communicator.hpp"
+
+// Checks an MPI call; throws RuntimeError with file:line and MPI's message.
+#define MPI_CHECK(call)                                                                       \
+  do {                                                                                        \
+    const int mpi_check_rc_ = (call);                                                         \
+    if (mpi_check_rc_ != MPI_SUCCESS) ::mnist_ddp::throw_mpi_error(mpi_check_rc_, #call, __FILE__, __LINE__); \
+  } while (0)
+
+namespace mnist_ddp {
+
+[[noreturn]] void throw_mpi_error(int code, const char* call, const char* file, int line);
+
+// MPI_Init_thread on construction, MPI_Finalize on destruction (unless aborted).
+class MpiRuntime {
+ public:
+  MpiRuntime(int* argc, char*** argv);
+  ~MpiRuntime();
+  MpiRuntime(const MpiRuntime&) = delete;
+  MpiRuntime& operator=(const MpiRuntime&) = delete;
+  // Ends every rank of the job now with `code` (a failure on one rank must not hang the others).
+  [[noreturn]] void abort(int code);
+};
+
+class MpiCommunicator final : public Communicator {
+ public:
+  // World communicator; the node-local rank comes from MPI_Comm_split_type(SHARED).
+  MpiCommunicator();
+  ~MpiCommunicator() override;
+  MpiCommunicator(const MpiCommunicator&) = delete;
+  MpiCommunicator& operator=(const MpiCommunicator&) = delete;
+
+  int rank() const override { return rank_; }
+  int size() const override { return size_; }
+  int local_rank() const override { return local_rank_; }
+  int local_size() const override { return local_size_; }
+  void allreduce_sum(float* data, std::size_t count) override;
+  void allreduce_sum(double* data, std::size_t count) override;
+  void allreduce_sum(std::int64_t* data, std::size_t count) override;
+  void broadcast(void* data, std::size_t bytes, int root) override;
+  void barrier() override;
+
+ private:
+  MPI_Comm node_ = MPI_COMM_NULL;
+  int rank_ = 0, size_ = 1, local_rank_ = 0, local_size_ = 1;
+};
+
+}  // namespace mnist_ddp

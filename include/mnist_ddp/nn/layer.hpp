@@ -1,0 +1,77 @@
+// layer.hpp — the CPU layer contract.
+//
+// A layer does not own its weights: the Model allocates one flat buffer for
+// all trainable parameters, one for their gradients and one for non-trainable
+// state (BatchNorm moving statistics), and bind() hands each layer its slices.
+// That makes all-reduce, optimizer, checkpoint and model file simple loops over
+// one buffer. Tensors are batches of NHWC samples: (n, h, w, c) row-major.
+//
+// Gradient mode is "overwrite": backward() writes this batch's parameter
+// gradients (it does not accumulate), and writes dx unless dx is null.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "mnist_ddp/nn/spec.hpp"
+
+namespace mnist_ddp {
+
+// What a forward pass needs to know besides its input.
+struct ForwardContext {
+  bool training = false;
+  std::uint64_t seed = 0;
+  std::uint32_t epoch = 0;
+  const std::int64_t* sample_ids = nullptr;  // (n) global sample index of each row, for dropout
+};
+
+// A named weight tensor of a layer, in Keras order and shape.
+struct WeightView {
+  std::string name;             // "kernel", "bias", "gamma", "beta", "moving_mean", "moving_variance"
+  std::vector<std::size_t> shape;
+  float* data;
+  bool trainable;
+};
+
+class Layer {
+ public:
+  Layer(std::string name, Shape3 in, Shape3 out) : name_(std::move(name)), in_(in), out_(out) {}
+  virtual ~Layer() = default;
+  Layer(const Layer&) = delete;
+  Layer& operator=(const Layer&) = delete;
+
+  const std::string& name() const { return name_; }
+  Shape3 input_shape() const { return in_; }
+  Shape3 output_shape() const { return out_; }
+  virtual LayerKind kind() const = 0;
+
+  virtual std::size_t param_count() const { return 0; }
+  virtual std::size_t state_count() const { return 0; }
+  // Points the layer at its slices of the flat buffers.
+  virtual void bind(float* /*params*/, float* /*grads*/, float* /*state*/) {}
+  // Keras initial values (Glorot-uniform kernels from (seed, layer_index), zero biases,
+  // BatchNorm gamma 1, beta 0, moving mean 0, moving variance 1).
+  virtual void initialize(std::uint64_t /*seed*/, std::uint32_t /*layer_index*/) {}
+  // Scratch for up to `max_batch` samples.
+  virtual void reserve(int /*max_batch*/) {}
+  virtual std::vector<WeightView> weights() { return {}; }
+
+  // x: (n, in), y: (n, out).
+  virtual void forward(const float* x, float* y, int n, const ForwardContext& ctx) = 0;
+  // x, y: this layer's input and output from the last forward; dy: (n, out), may be
+  // overwritten; dx: (n, in) or null (first layer).
+  virtual void backward(const float* x, const float* y, float* dy, float* dx, int n) = 0;
+
+ private:
+  std::string name_;
+  Shape3 in_, out_;
+};
+
+// Builds the CPU layer for a spec. `index` counts layers of the same kind for the
+// Keras name ("conv2d", "conv2d_1", ...).
+std::unique_ptr<Layer> make_cpu_layer(const LayerSpec& spec, Shape3 in, const std::string& name,
+                                      std::uint32_t layer_index);
+
+}  // namespace mnist_ddp

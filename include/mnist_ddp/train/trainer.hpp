@@ -1,0 +1,85 @@
+// trainer.hpp — the data-parallel training loop and sharded evaluation.
+//
+// Every rank runs the same loop: its shard's batch (augmented) → forward →
+// softmax cross-entropy → backward → gradients averaged over the ranks → the
+// same optimizer update everywhere. After each epoch the BatchNorm moving
+// statistics are averaged over the ranks, the validation set is evaluated in
+// shards and reduced, rank 0 runs EarlyStopping and ReduceLROnPlateau, and its
+// Decision is broadcast and applied by all. Only rank 0 prints.
+#pragma once
+
+#include <cstdint>
+#include <ostream>
+#include <vector>
+
+#include "mnist_ddp/cli/config.hpp"
+#include "mnist_ddp/data/idx.hpp"
+#include "mnist_ddp/dist/communicator.hpp"
+#include "mnist_ddp/nn/model.hpp"
+#include "mnist_ddp/nn/optimizer.hpp"
+#include "mnist_ddp/train/callbacks.hpp"
+#include "mnist_ddp/train/metrics.hpp"
+
+namespace mnist_ddp {
+
+struct EpochRecord {
+  int epoch = 0;  // 1-based
+  double loss = 0, accuracy = 0;
+  double val_loss = 0, val_accuracy = 0;
+  double lr = 0;  // the rate used during the epoch
+  double seconds = 0;
+  double images_per_second = 0;
+};
+
+struct EvalResult {
+  double loss = 0;
+  double accuracy = 0;
+  std::int64_t count = 0;
+  ConfusionMatrix confusion;
+};
+
+struct TrainTimes {
+  double data = 0, compute = 0, communication = 0, evaluation = 0;
+};
+
+struct TrainResult {
+  std::vector<EpochRecord> history;
+  int best_epoch = -1;               // 1-based, -1 if none
+  bool stopped_early = false;
+  bool restored_best = false;
+  std::int64_t steps = 0;
+  std::int64_t shard_size = 0;       // training samples per rank per epoch
+  double train_images_per_second = 0;  // global, training steps only
+  TrainTimes times;                  // this rank's
+};
+
+class Trainer {
+ public:
+  // The model must have been built with max_batch >= max(batch_size, eval_batch_size).
+  Trainer(const Config& config, Communicator& comm, Model& model, std::ostream& log);
+
+  // Trains on `train`, validating on `val` (may be empty: then callbacks are skipped).
+  TrainResult fit(const MnistSet& train, const MnistSet& val);
+
+  // Sharded evaluation of `set` (inference mode), reduced over the ranks.
+  EvalResult evaluate(const MnistSet& set);
+
+  // Makes every rank's weights and state rank 0's.
+  void broadcast_weights();
+
+ private:
+  void fill_batch(const MnistSet& set, const std::vector<std::int64_t>& ids, std::uint32_t epoch, bool augment);
+  void average_gradients();
+
+  const Config& config_;
+  Communicator& comm_;
+  Model& model_;
+  std::ostream& log_;
+  Optimizer optimizer_;
+  std::vector<float> x_;               // (batch, 28, 28, 1)
+  std::vector<std::uint8_t> y_;        // (batch)
+  std::vector<float> dlogits_;         // (batch, classes)
+  TrainTimes times_;
+};
+
+}  // namespace mnist_ddp
