@@ -65,6 +65,7 @@ void BatchNormCpu::forward(const float* x, float* y, int n, const ForwardContext
   const std::size_t rows = static_cast<std::size_t>(n) * input_shape().h * input_shape().w;
   const int c = c_;
   std::vector<float> scale(c), shift(c);
+  last_training_ = ctx.training;
   if (ctx.training) {
     // One pass: Σx and Σx² per channel in double (inputs are O(1) activations,
     // so E[x²] - E[x]² keeps ample precision in double).
@@ -104,6 +105,28 @@ void BatchNormCpu::forward(const float* x, float* y, int n, const ForwardContext
 void BatchNormCpu::backward(const float* x, const float*, float* dy, float* dx, int n) {
   const std::size_t rows = static_cast<std::size_t>(n) * input_shape().h * input_shape().w;
   const int c = c_;
+  if (!last_training_) {
+    // Inference: y = x·scale + shift with the moving statistics as constants.
+    std::vector<float> mm(moving_mean_, moving_mean_ + c), inv(c);
+    for (int j = 0; j < c; ++j) inv[j] = 1.0f / std::sqrt(moving_var_[j] + eps_);
+    const std::vector<double> sums = channel_sums(rows, 2 * c, [&](std::size_t r, double* acc) {
+      const float* g = dy + r * c;
+      const float* in = x + r * c;
+      for (int j = 0; j < c; ++j) {
+        acc[j] += g[j];
+        acc[c + j] += g[j] * (in[j] - mm[j]) * inv[j];
+      }
+    });
+    for (int j = 0; j < c; ++j) {
+      dbeta_[j] = static_cast<float>(sums[j]);
+      dgamma_[j] = static_cast<float>(sums[c + j]);
+    }
+    if (dx == nullptr) return;
+#pragma omp parallel for schedule(static)
+    for (std::size_t r = 0; r < rows; ++r)
+      for (int j = 0; j < c; ++j) dx[r * c + j] = dy[r * c + j] * gamma_[j] * inv[j];
+    return;
+  }
   // Two sums per channel: Σdy and Σdy·x̂, x̂ = (x - mean)·invstd.
   const std::vector<double> sums = channel_sums(rows, 2 * c, [&](std::size_t r, double* acc) {
     const float* g = dy + r * c;

@@ -107,7 +107,10 @@ void Conv2DCpu::forward(const float* x, float* y, int n, const ForwardContext&) 
   const int chunk = images_per_chunk();
   const int chunks = (n + chunk - 1) / chunk;
   const std::size_t in_size = input_shape().size(), out_size = output_shape().size();
-#pragma omp parallel for schedule(static)
+  // No more threads than reserve() made scratch for (the count may have changed since).
+  const int threads = std::min(static_cast<int>(col_.size()), omp_get_max_threads());
+  MNIST_ASSERT(threads > 0, "Conv2D used before reserve()");
+#pragma omp parallel for schedule(static) num_threads(threads)
   for (int ci = 0; ci < chunks; ++ci) {
     const int b0 = ci * chunk, images = std::min(chunk, n - b0);
     float* col = col_[omp_get_thread_num()].data();
@@ -131,10 +134,15 @@ void Conv2DCpu::backward(const float* x, const float* y, float* dy, float* dx, i
   const int chunks = (n + chunk - 1) / chunk;
   const std::size_t in_size = input_shape().size(), out_size = output_shape().size();
   const std::size_t wcount = patch_ * cout_;
-  const int threads = static_cast<int>(dw_part_.size());
-#pragma omp parallel
+  // As in forward(); and only the partial sums of the threads that actually ran are
+  // summed — the others may hold a previous batch's (OMP_DYNAMIC, fewer threads now).
+  const int threads = std::min(static_cast<int>(dw_part_.size()), omp_get_max_threads());
+  MNIST_ASSERT(threads > 0, "Conv2D used before reserve()");
+  int team = 1;
+#pragma omp parallel num_threads(threads)
   {
     const int t = omp_get_thread_num();
+    if (t == 0) team = omp_get_num_threads();
     float* dw = dw_part_[t].data();
     float* db = dw + wcount;
     std::fill(dw, dw + wcount + cout_, 0.0f);
@@ -169,7 +177,7 @@ void Conv2DCpu::backward(const float* x, const float* y, float* dy, float* dx, i
   }
   // Sum the per-thread partial gradients (fixed order: deterministic).
   std::copy(dw_part_[0].begin(), dw_part_[0].end(), dw_);
-  for (int t = 1; t < threads; ++t) {
+  for (int t = 1; t < team; ++t) {
     const float* part = dw_part_[t].data();
     for (std::size_t i = 0; i < wcount + cout_; ++i) dw_[i] += part[i];
   }

@@ -30,6 +30,7 @@ class BatchNormCpu final : public Layer {
   float *gamma_ = nullptr, *beta_ = nullptr, *dgamma_ = nullptr, *dbeta_ = nullptr;
   float *moving_mean_ = nullptr, *moving_var_ = nullptr;
   std::vector<float> mean_, invstd_;  // (c) of the last training batch
+  bool last_training_ = false;        // mode of the last forward, which backward differentiates
 };
 
 }  // namespace mnist_ddp

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# run.sh — the main job: set up, build, train the seed CNN on MNIST, evaluate,
+# and write the run report (default results/run_report.json).
+#
+#   scripts/run.sh [--np N] [mnist_ddp options...]
+#
+# --np N runs N ranks under mpirun (default 1: a single process using all cores).
+# Every other argument goes to mnist_ddp (see build/mnist_ddp --help).
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+np=1
+args=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --np) np="$2"; shift 2 ;;
+    *) args+=("$1"); shift ;;
+  esac
+done
+"$root/scripts/setup.sh"
+"$root/scripts/build.sh" >/dev/null
+# Defaults that the caller's own options replace.
+defaults=()
+case " ${args[*]-} " in *" --report"*) ;; *) mkdir -p "$root/results"; defaults+=(--report "$root/results/run_report.json") ;; esac
+case " ${args[*]-} " in *" --data-dir"*) ;; *) defaults+=(--data-dir "$root/data/mnist") ;; esac
+cd "$root"
+if [ "$np" -gt 1 ]; then
+  mpi_flags=(--bind-to none)
+  [ "$np" -gt "$(nproc)" ] && mpi_flags+=(--oversubscribe)
+  [ "$(id -u)" -eq 0 ] && mpi_flags+=(--allow-run-as-root)
+  exec mpirun "${mpi_flags[@]}" -np "$np" "$root/build/mnist_ddp" "${defaults[@]}" "${args[@]}"
+fi
+exec "$root/build/mnist_ddp" "${defaults[@]}" "${args[@]}"
