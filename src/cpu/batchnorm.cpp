@@ -79,12 +79,13 @@ void BatchNormCpu::forward(const float* x, float* y, int n, const ForwardContext
     });
     std::vector<double> mean(c);
     for (int j = 0; j < c; ++j) mean[j] = sums[j] / static_cast<double>(rows);
+    const float momentum = static_cast<float>(debiased_momentum(momentum_, ctx.step));
     for (int j = 0; j < c; ++j) {
       const double var = std::max(0.0, sums[c + j] / static_cast<double>(rows) - mean[j] * mean[j]);
       mean_[j] = static_cast<float>(mean[j]);
       invstd_[j] = static_cast<float>(1.0 / std::sqrt(var + eps_));
-      moving_mean_[j] = moving_mean_[j] * momentum_ + mean_[j] * (1.0f - momentum_);
-      moving_var_[j] = moving_var_[j] * momentum_ + static_cast<float>(var) * (1.0f - momentum_);
+      moving_mean_[j] = moving_mean_[j] * momentum + mean_[j] * (1.0f - momentum);
+      moving_var_[j] = moving_var_[j] * momentum + static_cast<float>(var) * (1.0f - momentum);
       scale[j] = gamma_[j] * invstd_[j];
       shift[j] = beta_[j] - mean_[j] * scale[j];
     }

@@ -1,6 +1,8 @@
 // spec.cpp — the seed CNN and names for layer kinds.
 #include "mnist_ddp/nn/spec.hpp"
 
+#include <cmath>
+
 namespace mnist_ddp {
 
 std::vector<LayerSpec> seed_cnn() {
@@ -18,6 +20,12 @@ std::vector<LayerSpec> seed_cnn() {
           LayerSpec{LayerKind::kFlatten},
           LayerSpec{LayerKind::kDense, 256, 0, Activation::kRelu}, bn, dropout(0.5f),
           LayerSpec{LayerKind::kDense, 10, 0, Activation::kSoftmax}};
+}
+
+double debiased_momentum(double momentum, std::int64_t step) {
+  if (step < 0) return momentum;
+  const double power = std::pow(momentum, static_cast<double>(step));
+  return momentum * (1.0 - power) / (1.0 - power * momentum);
 }
 
 const char* keras_class_name(LayerKind kind) {

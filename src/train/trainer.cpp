@@ -141,7 +141,7 @@ TrainResult Trainer::fit(const MnistSet& train, const MnistSet& val) {
       times_.data += seconds_since(t);
 
       t = Clock::now();
-      ForwardContext ctx{true, config_.seed, static_cast<std::uint32_t>(epoch), ids.data()};
+      ForwardContext ctx{true, config_.seed, static_cast<std::uint32_t>(epoch), ids.data(), optimizer_.iterations()};
       const float* logits = model_.forward(x_.data(), n, ctx);
       const LossSums s = softmax_cross_entropy(logits, y_.data(), n, classes, dlogits_.data(), 1.0f / n);
       model_.backward(dlogits_.data(), n);

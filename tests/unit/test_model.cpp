@@ -485,3 +485,34 @@ TEST(OptimizerSgd, TwoStepsMatchKerasFormula) {
 
 }  // namespace
 }  // namespace mnist_ddp
+
+namespace mnist_ddp {
+namespace {
+
+// The bias-corrected moving average: step 0 takes the batch value as it is,
+// a constant input is reproduced exactly at every step (the initial value has
+// no pull), and the momentum tends to Keras's 0.99.
+TEST(ModelBatchNormMomentum, DebiasedMomentum) {
+  EXPECT_EQ(debiased_momentum(0.99, -1), 0.99);
+  EXPECT_DOUBLE_EQ(debiased_momentum(0.99, 0), 0.0);
+  EXPECT_NEAR(debiased_momentum(0.99, 5000), 0.99, 1e-12);
+  double moving = 1.0;  // Keras's initial moving_variance
+  for (int step = 0; step < 50; ++step) {
+    const double m = debiased_momentum(0.99, step);
+    moving = moving * m + 0.002 * (1.0 - m);
+    EXPECT_NEAR(moving, 0.002, 1e-12) << "step " << step;
+  }
+  // The debiased average of a sequence equals Keras's zero-initialised
+  // average divided by (1 - 0.99^t).
+  double debiased = 0.0, keras = 0.0;
+  for (int step = 0; step < 20; ++step) {
+    const double value = 0.1 * step + 1.0;
+    const double m = debiased_momentum(0.99, step);
+    debiased = debiased * m + value * (1.0 - m);
+    keras = keras * 0.99 + value * 0.01;
+    EXPECT_NEAR(debiased, keras / (1.0 - std::pow(0.99, step + 1)), 1e-9);
+  }
+}
+
+}  // namespace
+}  // namespace mnist_ddp

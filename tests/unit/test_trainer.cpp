@@ -22,16 +22,6 @@ const Mnist* real_mnist() {
   return data.get();
 }
 
-// The seed CNN with BatchNorm moving averages that settle within a few dozen
-// steps (momentum 0.9 instead of Keras's 0.99): these runs are too short for
-// 0.99 (after 72 steps the moving means are only half way to the batch
-// statistics, and inference-mode evaluation would measure that, not learning).
-std::vector<LayerSpec> quick_cnn() {
-  std::vector<LayerSpec> specs = seed_cnn();
-  for (LayerSpec& s : specs) s.momentum = 0.9f;
-  return specs;
-}
-
 Config quick_config() {
   Config c;
   c.epochs = 2;
@@ -49,7 +39,7 @@ TEST(TrainerEndToEnd, ShortRunReducesLossAndLearns) {
   const TrainValSplit split = split_validation(take_first(data->train, 2560), 0.1);
   const MnistSet test = take_first(data->test, 1000);
   SingleProcessCommunicator comm;
-  Model model(quick_cnn(), kMnistInput, 250);
+  Model model(seed_cnn(), kMnistInput, 250);
   model.initialize(config.seed);
   std::ostringstream log;
   Trainer trainer(config, comm, model, log);
@@ -77,7 +67,7 @@ TEST(TrainerEndToEnd, SameSeedSameWeights) {
   std::vector<float> first;
   for (int run = 0; run < 2; ++run) {
     SingleProcessCommunicator comm;
-    Model model(quick_cnn(), kMnistInput, 250);
+    Model model(seed_cnn(), kMnistInput, 250);
     model.initialize(config.seed);
     std::ostringstream log;
     Trainer trainer(config, comm, model, log);
@@ -101,7 +91,7 @@ TEST(TrainerEndToEnd, EarlyStoppingRestoresBestWeights) {
   config.early_stopping.patience = 0;
   const TrainValSplit split = split_validation(take_first(data->train, 640), 0.25);
   SingleProcessCommunicator comm;
-  Model model(quick_cnn(), kMnistInput, 250);
+  Model model(seed_cnn(), kMnistInput, 250);
   model.initialize(config.seed);
   std::ostringstream log;
   Trainer trainer(config, comm, model, log);

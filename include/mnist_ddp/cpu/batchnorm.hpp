@@ -1,7 +1,13 @@
 // batchnorm.hpp — BatchNormalization over all axes but the channel (CPU).
 //
 // Training: normalise with the batch mean and (biased) variance, and update the
-// moving averages as Keras does: moving = moving·momentum + batch·(1 - momentum).
+// moving averages as Keras does, moving = moving·m + batch·(1 - m), with
+// m = debiased_momentum(momentum, step) (spec.hpp): Keras's average with the
+// pull of its initial values (mean 0, variance 1) removed. Without it, the
+// first conv block — whose outputs have a variance near 0.002 — is normalised
+// by a moving variance still dominated by the initial 1 for the whole first
+// epoch (0.99^422 = 0.014 ≫ 0.002), and inference-mode accuracy after one
+// epoch collapses. The correction fades out as steps accumulate.
 // Inference: normalise with the moving averages. Weights in Keras order:
 // gamma, beta (trainable), moving_mean, moving_variance (state).
 #pragma once

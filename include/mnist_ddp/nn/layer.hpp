@@ -25,6 +25,9 @@ struct ForwardContext {
   std::uint64_t seed = 0;
   std::uint32_t epoch = 0;
   const std::int64_t* sample_ids = nullptr;  // (n) global sample index of each row, for dropout
+  // Training steps taken before this one (the optimizer's iteration count), for
+  // the bias correction of the BatchNorm moving averages; < 0: no correction.
+  std::int64_t step = -1;
 };
 
 // A named weight tensor of a layer, in Keras order and shape.

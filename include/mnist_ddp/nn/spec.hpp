@@ -4,6 +4,7 @@
 // model_config describes and what a checkpoint's architecture check compares.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,14 @@ struct LayerSpec {
   float epsilon = 1e-3f;     // BatchNorm
   float momentum = 0.99f;    // BatchNorm moving-average momentum (Keras meaning)
 };
+
+// The momentum that makes an exponential moving average unbiased by its initial
+// value: after `step` earlier updates, average the next value in with
+//   momentum · (1 - momentum^step) / (1 - momentum^(step+1)),
+// which equals Adam's bias correction applied to the average (the first update
+// takes the batch statistics as they are; as step grows it tends to momentum).
+// step < 0: the plain momentum, as Keras uses it.
+double debiased_momentum(double momentum, std::int64_t step);
 
 // Per-sample tensor shape, stored channels-last (NHWC): index ((y * w) + x) * c + ch.
 struct Shape3 {
