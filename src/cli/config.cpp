@@ -237,6 +237,9 @@ void describe_options(Options& o) {
       ("min-lr", str(shown(d.reduce_lr.min_lr))->value_name("X"),
        "ReduceLROnPlateau: lower bound of the learning rate")
       ("no-reduce-lr", po::bool_switch(), "keep the learning rate constant")
+      ("precise-bn", str(shown(d.precise_bn_images))->value_name("N"),
+       "after each epoch, recompute the BatchNorm statistics over N training images per rank "
+       "with the epoch's final weights (0: keep Keras's moving averages)")
       ("seed", str(shown(d.seed))->value_name("N"),
        "seed of the initialisation, shuffling, augmentation and dropout");
 
@@ -384,6 +387,8 @@ ParsedCommandLine parse_command_line(int argc, const char* const* argv) {
     if (c.val_split < 0 || c.val_split >= 1) usage_error("--val-split", "must be in [0, 1), got " + quoted(*v));
   }
   if (flag(vm, "no-augment")) c.augment = false;
+  if (auto v = given(vm, "precise-bn"))
+    c.precise_bn_images = non_negative("--precise-bn", *v, parse_int("--precise-bn", *v));
   if (auto v = given(vm, "patience"))
     c.early_stopping.patience = non_negative("--patience", *v, parse_int("--patience", *v));
   if (flag(vm, "no-early-stopping")) c.early_stopping.enabled = false;

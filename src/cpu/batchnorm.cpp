@@ -79,7 +79,8 @@ void BatchNormCpu::forward(const float* x, float* y, int n, const ForwardContext
     });
     std::vector<double> mean(c);
     for (int j = 0; j < c; ++j) mean[j] = sums[j] / static_cast<double>(rows);
-    const float momentum = static_cast<float>(debiased_momentum(momentum_, ctx.step));
+    const float momentum =
+        ctx.bn_momentum >= 0.0f ? ctx.bn_momentum : static_cast<float>(debiased_momentum(momentum_, ctx.step));
     for (int j = 0; j < c; ++j) {
       const double var = std::max(0.0, sums[c + j] / static_cast<double>(rows) - mean[j] * mean[j]);
       mean_[j] = static_cast<float>(mean[j]);

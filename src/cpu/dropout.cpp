@@ -17,7 +17,7 @@ void DropoutCpu::reserve(int max_batch) { mask_.resize(static_cast<std::size_t>(
 
 void DropoutCpu::forward(const float* x, float* y, int n, const ForwardContext& ctx) {
   const std::size_t size = input_shape().size();
-  last_training_ = ctx.training && rate_ > 0.0f;
+  last_training_ = ctx.training && ctx.dropout && rate_ > 0.0f;
   if (!last_training_) {
     std::memcpy(y, x, sizeof(float) * size * n);
     return;

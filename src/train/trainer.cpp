@@ -80,6 +80,21 @@ void Trainer::average_gradients() {
   for (float& v : g) v *= scale;
 }
 
+void Trainer::recompute_batchnorm_statistics(const MnistSet& train, const ShardSampler& sampler) {
+  const std::int64_t batches =
+      std::min(sampler.steps_per_epoch(), (config_.precise_bn_images + config_.batch_size - 1) / config_.batch_size);
+  std::vector<std::int64_t> ids;
+  for (std::int64_t k = 0; k < batches; ++k) {
+    sampler.batch(k, ids);
+    fill_batch(train, ids, 0, false);
+    ForwardContext ctx;
+    ctx.training = true;   // BatchNorm normalises with, and records, the batch statistics
+    ctx.dropout = false;   // as at inference
+    ctx.bn_momentum = static_cast<float>(k) / static_cast<float>(k + 1);  // running mean over the batches
+    model_.forward(x_.data(), static_cast<int>(ids.size()), ctx);
+  }
+}
+
 EvalResult Trainer::evaluate(const MnistSet& set) {
   const auto t0 = Clock::now();
   EvalResult r;
@@ -172,6 +187,11 @@ TrainResult Trainer::fit(const MnistSet& train, const MnistSet& val) {
                 "the training loss became non-finite in epoch " << epoch + 1 << " (learning rate " << lr
                                                                 << " too large?)");
 
+    if (config_.precise_bn_images > 0) {
+      const auto t = Clock::now();
+      recompute_batchnorm_statistics(train, sampler);
+      times_.evaluation += seconds_since(t);
+    }
     // BatchNorm moving statistics: every rank saw a different shard; use their mean.
     if (comm_.size() > 1) {
       auto& st = model_.state();

@@ -28,6 +28,11 @@ struct ForwardContext {
   // Training steps taken before this one (the optimizer's iteration count), for
   // the bias correction of the BatchNorm moving averages; < 0: no correction.
   std::int64_t step = -1;
+  // Training mode only: whether dropout is applied (off while recomputing the
+  // BatchNorm statistics), and a BatchNorm moving-average momentum that replaces
+  // the layer's own for this pass (< 0: the layer's, debiased by `step`).
+  bool dropout = true;
+  float bn_momentum = -1.0f;
 };
 
 // A named weight tensor of a layer, in Keras order and shape.
