@@ -23,6 +23,7 @@
 #include "mnist_ddp/dist/mpi_communicator.hpp"
 #include "mnist_ddp/io/report.hpp"
 #include "mnist_ddp/nn/model.hpp"
+#include "mnist_ddp/train/decision.hpp"
 #include "mnist_ddp/train/trainer.hpp"
 
 namespace mnist_ddp {
@@ -118,6 +119,15 @@ int train_command(const Config& config, Communicator& comm) {
   const TrainResult fit = trainer.fit(split.train, split.val);
   const EvalResult result = trainer.evaluate(test);
 
+  // Data parallelism keeps one model: check that it did, bit for bit.
+  const bool identical = identical_on_all_ranks(comm, model.params().data(), model.params().size()) &&
+                         identical_on_all_ranks(comm, model.state().data(), model.state().size());
+  if (!identical) throw RuntimeError("the ranks ended with different weights: data-parallel training diverged");
+  const std::vector<double> shard_sizes = all_gather(comm, static_cast<double>(fit.shard_size));
+  const std::vector<double> compute_s = all_gather(comm, fit.times.compute);
+  const std::vector<double> comm_s = all_gather(comm, fit.times.communication);
+  const std::vector<double> data_s = all_gather(comm, fit.times.data);
+
   if (root) {
     log << std::fixed << std::setprecision(4) << "\nTest loss: " << result.loss << " - test accuracy: "
         << result.accuracy << " (" << result.count << " images)\n"
@@ -126,6 +136,7 @@ int train_command(const Config& config, Communicator& comm) {
         << std::defaultfloat << std::setprecision(6) << "\nConfusion matrix (rows: true label, columns: predicted)\n"
         << format_confusion_matrix(result.confusion) << "\nClassification report\n"
         << format_classification_report(result.confusion);
+    if (comm.size() > 1) log << "Weights and BatchNorm statistics bitwise identical on all " << comm.size() << " ranks\n";
     if (!config.report.empty()) {
       nlohmann::json history = nlohmann::json::array();
       for (const EpochRecord& e : fit.history)
@@ -149,6 +160,9 @@ int train_command(const Config& config, Communicator& comm) {
           {"train_images_per_second", fit.train_images_per_second},
           {"time_seconds", {{"data", fit.times.data}, {"compute", fit.times.compute},
                             {"communication", fit.times.communication}, {"evaluation", fit.times.evaluation}}},
+          {"ranks", {{"shard_size", shard_sizes}, {"compute_seconds", compute_s},
+                     {"communication_seconds", comm_s}, {"data_seconds", data_s}}},
+          {"weights_identical_on_all_ranks", identical},
           {"test", eval_json(result)}};
       write_file_atomic(config.report, report.dump(2) + "\n");
       log << "Report written to " << config.report << '\n';

@@ -246,6 +246,9 @@ void describe_options(Options& o) {
   o.runtime.add_options()
       ("device", str(to_string(d.device))->value_name("NAME"),
        ("where to train: " + choice_list(kDevices) + " (auto: CUDA when a GPU is visible)").c_str())
+      ("bucket-kb", str(shown(d.bucket_kb))->value_name("N"),
+       "all-reduce the gradients in buckets of N KiB started during the backward pass "
+       "(0: one all-reduce after it)")
       ("threads", str(shown(d.threads))->value_name("N"),
        "CPU threads per process (0: the node's cores shared among its ranks)");
 
@@ -387,6 +390,7 @@ ParsedCommandLine parse_command_line(int argc, const char* const* argv) {
     if (c.val_split < 0 || c.val_split >= 1) usage_error("--val-split", "must be in [0, 1), got " + quoted(*v));
   }
   if (flag(vm, "no-augment")) c.augment = false;
+  if (auto v = given(vm, "bucket-kb")) c.bucket_kb = non_negative("--bucket-kb", *v, parse_int("--bucket-kb", *v));
   if (auto v = given(vm, "precise-bn"))
     c.precise_bn_images = non_negative("--precise-bn", *v, parse_int("--precise-bn", *v));
   if (auto v = given(vm, "patience"))

@@ -73,6 +73,27 @@ void MpiCommunicator::broadcast(void* data, std::size_t bytes, int root) {
   if (size_ > 1) MPI_CHECK(MPI_Bcast(data, static_cast<int>(bytes), MPI_BYTE, root, MPI_COMM_WORLD));
 }
 
+void MpiCommunicator::start_allreduce_sum(float* data, std::size_t count) {
+  if (size_ == 1) return;
+  MNIST_ASSERT(count <= static_cast<std::size_t>(std::numeric_limits<int>::max()), "bucket too large");
+  MPI_Request request;
+  MPI_CHECK(MPI_Iallreduce(MPI_IN_PLACE, data, static_cast<int>(count), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD, &request));
+  pending_.push_back(request);
+}
+
+void MpiCommunicator::progress() {
+  if (pending_.empty()) return;
+  int done = 0;
+  MPI_CHECK(MPI_Testall(static_cast<int>(pending_.size()), pending_.data(), &done, MPI_STATUSES_IGNORE));
+  if (done) pending_.clear();
+}
+
+void MpiCommunicator::wait_all() {
+  if (pending_.empty()) return;
+  MPI_CHECK(MPI_Waitall(static_cast<int>(pending_.size()), pending_.data(), MPI_STATUSES_IGNORE));
+  pending_.clear();
+}
+
 void MpiCommunicator::barrier() { MPI_CHECK(MPI_Barrier(MPI_COMM_WORLD)); }
 
 }  // namespace mnist_ddp

@@ -92,6 +92,7 @@ nlohmann::json config_to_json(const Config& c) {
   j["momentum"] = c.momentum;
   j["val_split"] = c.val_split;
   j["augment"] = c.augment;
+  j["bucket_kb"] = c.bucket_kb;
   j["precise_bn_images"] = c.precise_bn_images;
   j["early_stopping"] = {
       {"enabled", c.early_stopping.enabled},

@@ -46,6 +46,7 @@ Model::Model(std::vector<LayerSpec> specs, Shape3 input, int max_batch)
   state_.assign(nstate, 0.0f);
   std::size_t p = 0, s = 0;
   for (auto& layer : layers_) {
+    offsets_.push_back(p);
     layer->bind(params_.data() + p, grads_.data() + p, state_.data() + s);
     layer->reserve(max_batch);
     p += layer->param_count();
@@ -71,7 +72,7 @@ const float* Model::forward(const float* x, int n, const ForwardContext& ctx) {
   return in;
 }
 
-void Model::backward(const float* dlogits, int n) {
+void Model::backward(const float* dlogits, int n, const std::function<void(std::size_t)>& on_layer_done) {
   MNIST_ASSERT(last_input_ != nullptr, "backward without forward");
   std::memcpy(grad_a_.data(), dlogits, sizeof(float) * n * num_outputs());
   float* dy = grad_a_.data();
@@ -79,6 +80,7 @@ void Model::backward(const float* dlogits, int n) {
   for (std::size_t i = layers_.size(); i-- > 0;) {
     const float* x = i == 0 ? last_input_ : acts_[i - 1].data();
     layers_[i]->backward(x, acts_[i].data(), dy, i == 0 ? nullptr : dx, n);
+    if (on_layer_done) on_layer_done(i);
     std::swap(dy, dx);
   }
 }

@@ -11,6 +11,8 @@
 #include "mnist_ddp/data/dataset.hpp"
 #include "mnist_ddp/data/sampler.hpp"
 #include "mnist_ddp/nn/loss.hpp"
+#include "mnist_ddp/train/decision.hpp"
+#include "mnist_ddp/train/gradient_buckets.hpp"
 #include "mnist_ddp/train/progress.hpp"
 
 namespace mnist_ddp {
@@ -70,14 +72,6 @@ void Trainer::fill_batch(const MnistSet& set, const std::vector<std::int64_t>& i
     }
     y_[i] = set.labels[ids[i]];
   }
-}
-
-void Trainer::average_gradients() {
-  if (comm_.size() == 1) return;
-  auto& g = model_.grads();
-  comm_.allreduce_sum(g.data(), g.size());
-  const float scale = 1.0f / static_cast<float>(comm_.size());
-  for (float& v : g) v *= scale;
 }
 
 void Trainer::recompute_batchnorm_statistics(const MnistSet& train, const ShardSampler& sampler) {
@@ -141,6 +135,9 @@ TrainResult Trainer::fit(const MnistSet& train, const MnistSet& val) {
   double train_seconds = 0.0;
   std::int64_t train_images = 0;
   std::vector<std::int64_t> ids;
+  GradientBuckets buckets(comm_, model_, static_cast<std::size_t>(config_.bucket_kb) * 1024);
+  std::function<void(std::size_t)> on_layer_done;
+  if (buckets.overlapped()) on_layer_done = [&buckets](std::size_t layer) { buckets.on_layer_done(layer); };
 
   for (int epoch = 0; epoch < config_.epochs; ++epoch) {
     const auto epoch_start = Clock::now();
@@ -159,11 +156,11 @@ TrainResult Trainer::fit(const MnistSet& train, const MnistSet& val) {
       ForwardContext ctx{true, config_.seed, static_cast<std::uint32_t>(epoch), ids.data(), optimizer_.iterations()};
       const float* logits = model_.forward(x_.data(), n, ctx);
       const LossSums s = softmax_cross_entropy(logits, y_.data(), n, classes, dlogits_.data(), 1.0f / n);
-      model_.backward(dlogits_.data(), n);
+      model_.backward(dlogits_.data(), n, on_layer_done);
       times_.compute += seconds_since(t);
 
       t = Clock::now();
-      average_gradients();
+      buckets.finish();  // the mean gradient over all ranks
       times_.communication += seconds_since(t);
 
       t = Clock::now();
@@ -210,8 +207,7 @@ TrainResult Trainer::fit(const MnistSet& train, const MnistSet& val) {
       const EvalResult v = evaluate(val);
       rec.val_loss = v.loss;
       rec.val_accuracy = v.accuracy;
-      if (root) decision = callbacks.on_epoch_end(epoch, v.loss, lr);
-      comm_.broadcast(&decision, sizeof decision, 0);
+      decision = decide_on_root(comm_, callbacks, epoch, v.loss, lr);
     }
     rec.seconds = seconds_since(epoch_start);
     rec.images_per_second = sums[2] / epoch_train_seconds;

@@ -44,6 +44,9 @@ struct Config {
   ReduceLrConfig reduce_lr;              // --lr-patience, --lr-factor, --min-lr, --no-reduce-lr
   std::uint64_t seed = 42;
   Device device = Device::kAuto;
+  // Gradient all-reduce buckets (KiB) started during the backward pass;
+  // 0: one blocking all-reduce after backward.
+  int bucket_kb = 0;
   int threads = 0;                 // 0: cores of the node / ranks on the node
   std::int64_t train_limit = 0;    // 0: all training images
   std::int64_t test_limit = 0;     // 0: all test images

@@ -27,6 +27,13 @@ class Communicator {
   virtual void broadcast(void* data, std::size_t bytes, int root) = 0;
   virtual void barrier() = 0;
 
+  // Non-blocking in-place float sum: starts it and returns at once. The buffer
+  // must not be touched until wait_all(); progress() lets the library advance
+  // the outstanding reductions (Open MPI has no progress thread by default).
+  virtual void start_allreduce_sum(float* data, std::size_t count) = 0;
+  virtual void progress() = 0;
+  virtual void wait_all() = 0;
+
   bool is_root() const { return rank() == 0; }
 };
 
@@ -41,6 +48,23 @@ class SingleProcessCommunicator final : public Communicator {
   void allreduce_sum(std::int64_t*, std::size_t) override {}
   void broadcast(void*, std::size_t, int) override {}
   void barrier() override {}
+  void start_allreduce_sum(float*, std::size_t) override {}
+  void progress() override {}
+  void wait_all() override {}
 };
+
+}  // namespace mnist_ddp
+
+#include <vector>
+
+namespace mnist_ddp {
+
+// Collective: every rank's `value`, indexed by rank, on every rank.
+inline std::vector<double> all_gather(Communicator& comm, double value) {
+  std::vector<double> slots(comm.size(), 0.0);
+  slots[comm.rank()] = value;
+  comm.allreduce_sum(slots.data(), slots.size());
+  return slots;
+}
 
 }  // namespace mnist_ddp

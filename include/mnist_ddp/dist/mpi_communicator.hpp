@@ -4,6 +4,7 @@
 #include <mpi.h>
 
 #include <string>
+#include <vector>
 
 #include "mnist_ddp/dist/communicator.hpp"
 
@@ -46,9 +47,13 @@ class MpiCommunicator final : public Communicator {
   void allreduce_sum(std::int64_t* data, std::size_t count) override;
   void broadcast(void* data, std::size_t bytes, int root) override;
   void barrier() override;
+  void start_allreduce_sum(float* data, std::size_t count) override;
+  void progress() override;
+  void wait_all() override;
 
  private:
   MPI_Comm node_ = MPI_COMM_NULL;
+  std::vector<MPI_Request> pending_;
   int rank_ = 0, size_ = 1, local_rank_ = 0, local_size_ = 1;
 };
 

@@ -5,6 +5,7 @@
 // of every layer for up to max_batch samples, kept from forward to backward.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -36,7 +37,11 @@ class Model {
   const float* forward(const float* x, int n, const ForwardContext& ctx);
   // Backward through the last forward (which must have been with n samples):
   // fills grads() from dlogits (n, classes).
-  void backward(const float* dlogits, int n);
+  // on_layer_done(i), if given, is called as soon as layer i's gradients are final
+  // (layers run last to first), so their reduction can start during the rest.
+  void backward(const float* dlogits, int n, const std::function<void(std::size_t)>& on_layer_done = {});
+  // Offset of layer i's parameters in params()/grads().
+  std::size_t param_offset(std::size_t i) const { return offsets_[i]; }
 
  private:
   std::vector<LayerSpec> specs_;
@@ -44,6 +49,7 @@ class Model {
   int max_batch_;
   std::vector<std::unique_ptr<Layer>> layers_;
   std::vector<float> params_, grads_, state_;
+  std::vector<std::size_t> offsets_;       // offsets_[i]: first parameter of layer i
   std::vector<std::vector<float>> acts_;   // acts_[i]: output of layer i
   std::vector<float> grad_a_, grad_b_;     // ping-pong gradient buffers
   const float* last_input_ = nullptr;

@@ -70,7 +70,6 @@ class Trainer {
 
  private:
   void fill_batch(const MnistSet& set, const std::vector<std::int64_t>& ids, std::uint32_t epoch, bool augment);
-  void average_gradients();
   // Precise BatchNorm: moving statistics := mean of the batch statistics over
   // the first config.precise_bn_images samples of this epoch's shard order.
   void recompute_batchnorm_statistics(const MnistSet& train, const ShardSampler& sampler);
