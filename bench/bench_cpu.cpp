@@ -34,15 +34,18 @@ double layer_forward_flops(Layer& layer) {
   }
 }
 
-void init_threads() {
-  static bool done = false;
-  if (done) return;
+}  // namespace
+
+// Before Google Benchmark starts: threads, and the BLAS kernel in the context
+// that heads the output (and the JSON file).
+void init_bench_context() {
   const char* env = std::getenv("MNIST_DDP_THREADS");
   set_cpu_threads(env ? std::atoi(env) : 0);
   benchmark::AddCustomContext("blas", blas_description());
   benchmark::AddCustomContext("threads", std::to_string(cpu_threads()));
-  done = true;
 }
+
+namespace {
 
 std::vector<float> random_vector(std::size_t n, unsigned seed) {
   std::mt19937 gen(seed);
@@ -53,7 +56,6 @@ std::vector<float> random_vector(std::size_t n, unsigned seed) {
 }
 
 void BM_Sgemm(benchmark::State& state) {
-  init_threads();
   const int n = static_cast<int>(state.range(0));
   const auto a = random_vector(static_cast<std::size_t>(n) * n, 1), b = random_vector(static_cast<std::size_t>(n) * n, 2);
   std::vector<float> c(static_cast<std::size_t>(n) * n);
@@ -66,7 +68,6 @@ void BM_Sgemm(benchmark::State& state) {
 BENCHMARK(BM_Sgemm)->Arg(1024)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 void BM_TrainStep(benchmark::State& state) {
-  init_threads();
   Model model(seed_cnn(), kMnistInput, kBatch);
   model.initialize(42);
   Optimizer opt(OptimizerHyper{}, model.params().size());
@@ -109,7 +110,6 @@ struct LayerFixture {
 };
 
 void layer_bench(benchmark::State& state, bool backward) {
-  init_threads();
   static LayerFixture fx;
   const int index = static_cast<int>(state.range(0));
   Layer& layer = *fx.model.layers()[index];
@@ -141,4 +141,11 @@ BENCHMARK(BM_LayerBackward)->DenseRange(0, 20)->Unit(benchmark::kMicrosecond)->U
 }  // namespace
 }  // namespace mnist_ddp
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+  mnist_ddp::init_bench_context();
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
