@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "mnist_ddp/train/callbacks.hpp"
 
@@ -25,7 +26,7 @@ const char* to_string(OptimizerKind o);
 const char* to_string(ProgressMode p);
 
 struct Config {
-  std::string command = "train";
+  std::string command = "train";   // train | evaluate | predict
   std::string data_dir = "data/mnist";
   int epochs = 10;                 // about 11 minutes on a 2-core machine (see README)
   int batch_size = 64;             // per process
@@ -52,6 +53,15 @@ struct Config {
   std::int64_t test_limit = 0;     // 0: all test images
   std::string output = "mnist_cnn_model.h5";
   std::string report;              // empty: no JSON report
+  // evaluate / predict: the model file to read (--model).
+  std::string model = "mnist_cnn_model.h5";
+  // predict: the image files (positional arguments after the command).
+  std::vector<std::string> images;
+  // train: write a checkpoint to this path every `checkpoint_every` epochs (empty: none),
+  // and resume from a checkpoint (empty: start afresh).
+  std::string checkpoint;
+  int checkpoint_every = 1;
+  std::string resume;
   ProgressMode progress = ProgressMode::kAuto;
 };
 
