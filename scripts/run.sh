@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # run.sh — the main job: set up, build, train the seed CNN on MNIST, evaluate,
-# and write the run report (default results/run_report.json).
+# write the model (mnist_cnn_model.h5), the run report (default
+# results/run_report.json) and its pictures (results/plots/).
 #
 #   scripts/run.sh [--np N] [mnist_ddp options...]
 #
@@ -23,10 +24,25 @@ defaults=()
 case " ${args[*]-} " in *" --report"*) ;; *) mkdir -p "$root/results"; defaults+=(--report "$root/results/run_report.json") ;; esac
 case " ${args[*]-} " in *" --data-dir"*) ;; *) defaults+=(--data-dir "$root/data/mnist") ;; esac
 cd "$root"
+report_path="$root/results/run_report.json"
+for ((i = 0; i < ${#args[@]}; i++)); do
+  case "${args[$i]}" in
+    --report) report_path="${args[$((i + 1))]:-}" ;;
+    --report=*) report_path="${args[$i]#--report=}" ;;
+  esac
+done
 if [ "$np" -gt 1 ]; then
   mpi_flags=(--bind-to none)
   [ "$np" -gt "$(nproc)" ] && mpi_flags+=(--oversubscribe)
   [ "$(id -u)" -eq 0 ] && mpi_flags+=(--allow-run-as-root)
-  exec mpirun "${mpi_flags[@]}" -np "$np" "$root/build/mnist_ddp" "${defaults[@]}" "${args[@]}"
+  mpirun "${mpi_flags[@]}" -np "$np" "$root/build/mnist_ddp" "${defaults[@]}" "${args[@]}"
+else
+  "$root/build/mnist_ddp" "${defaults[@]}" "${args[@]}"
 fi
-exec "$root/build/mnist_ddp" "${defaults[@]}" "${args[@]}"
+# The pictures of the run (sample images, curves, confusion matrix, predictions).
+case " ${args[*]-} " in *" evaluate "*|*" predict "*) exit 0 ;; esac
+if [ -n "$report_path" ] && [ -f "$report_path" ]; then
+  data_dir="$root/data/mnist"
+  for ((i = 0; i < ${#args[@]}; i++)); do [ "${args[$i]}" = "--data-dir" ] && data_dir="${args[$((i + 1))]}"; done
+  python3 "$root/scripts/plots.py" --report "$report_path" --data-dir "$data_dir" --out-dir "$(dirname "$report_path")/plots"
+fi

@@ -7,8 +7,10 @@
 // calls MPI_Abort, which ends every rank instead of leaving them blocked in
 // the next collective.
 #include "mnist_ddp/app/run.hpp"
+#include "mnist_ddp/app/commands.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <iomanip>
 #include <iostream>
@@ -21,6 +23,8 @@
 #include "mnist_ddp/data/dataset.hpp"
 #include "mnist_ddp/data/idx.hpp"
 #include "mnist_ddp/dist/mpi_communicator.hpp"
+#include "mnist_ddp/io/checkpoint.hpp"
+#include "mnist_ddp/io/keras_h5.hpp"
 #include "mnist_ddp/io/report.hpp"
 #include "mnist_ddp/nn/model.hpp"
 #include "mnist_ddp/train/decision.hpp"
@@ -67,26 +71,35 @@ void describe_data(std::ostream& out, const Mnist& data, const TrainValSplit& sp
   for (std::string la, lb; std::getline(a, la) && std::getline(b, lb);) out << la << "  " << lb << '\n';
 }
 
-nlohmann::json eval_json(const EvalResult& r) {
-  nlohmann::json cm = nlohmann::json::array();
-  for (const auto& row : r.confusion.counts) cm.push_back(row);
-  return {{"loss", r.loss}, {"accuracy", r.accuracy}, {"count", r.count}, {"confusion_matrix", cm}};
+// Predictions for the first `count` test images (for the pictures of predictions).
+constexpr int kPredictionSamples = 120;
+
+nlohmann::json sample_predictions(Model& model, const MnistSet& test, int count) {
+  const int n = static_cast<int>(std::min<std::int64_t>({count, test.count, model.max_batch()}));
+  std::vector<float> x(static_cast<std::size_t>(n) * test.image_size());
+  normalize_pixels(test.images.data(), x.data(), x.size());
+  const float* logits = model.forward(x.data(), n, ForwardContext{});
+  nlohmann::json out = nlohmann::json::array();
+  const int classes = model.num_outputs();
+  for (int i = 0; i < n; ++i) {
+    const float* z = logits + static_cast<std::size_t>(i) * classes;
+    const int best = static_cast<int>(std::max_element(z, z + classes) - z);
+    double denom = 0.0;
+    for (int k = 0; k < classes; ++k) denom += std::exp(static_cast<double>(z[k] - z[best]));
+    out.push_back({{"index", i}, {"label", test.labels[i]}, {"predicted", best}, {"probability", 1.0 / denom}});
+  }
+  return out;
 }
+
 
 int train_command(const Config& config, Communicator& comm) {
   const bool root = comm.is_root();
   std::ostream& log = std::cout;
 
-  // Threads: the node's cores shared among the ranks on it.
-  const int threads = config.threads > 0
-                          ? config.threads
-                          : std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / comm.local_size());
-  set_cpu_threads(threads);
+  const int threads = configure_threads(config, comm);
+  const char* device = select_device(config);
 
-  if (config.device == Device::kCuda)
-    throw UsageError("--device cuda: this build has no CUDA backend yet; use --device cpu (or auto)");
-  const char* device = "cpu";
-
+  check_outputs_writable(config, comm, true);
   const Mnist data = load_mnist(config.data_dir);
   const MnistSet all_train = take_first(data.train, config.train_limit);
   const TrainValSplit split = split_validation(all_train, config.val_split);
@@ -114,9 +127,25 @@ int train_command(const Config& config, Communicator& comm) {
   model.initialize(config.seed);
   if (root) log << "Model: seed CNN, " << model.params().size() << " trainable parameters\n";
   Trainer trainer(config, comm, model, log);
+  if (!config.resume.empty()) {
+    std::ostringstream warnings;
+    trainer.restore(load_checkpoint(config.resume, model, config, comm.size(), warnings));
+    if (root) log << warnings.str() << "Resumed from " << config.resume << '\n';
+  }
   trainer.broadcast_weights();  // identical start on every rank
 
-  const TrainResult fit = trainer.fit(split.train, split.val);
+  // Checkpoints at epoch ends: every checkpoint_every epochs and at the last.
+  Trainer::EpochHook checkpoint;
+  if (!config.checkpoint.empty()) {
+    checkpoint = [&](const TrainingState& state) {
+      const bool last = state.stopped || state.epochs_done == config.epochs;
+      if (root && (state.epochs_done % config.checkpoint_every == 0 || last)) {
+        save_checkpoint(config.checkpoint, model, state, config, comm.size());
+        log << "Checkpoint written to " << config.checkpoint << " (epoch " << state.epochs_done << ")\n";
+      }
+    };
+  }
+  const TrainResult fit = trainer.fit(split.train, split.val, checkpoint);
   const EvalResult result = trainer.evaluate(test);
 
   // Data parallelism keeps one model: check that it did, bit for bit.
@@ -129,45 +158,40 @@ int train_command(const Config& config, Communicator& comm) {
   const std::vector<double> data_s = all_gather(comm, fit.times.data);
 
   if (root) {
-    log << std::fixed << std::setprecision(4) << "\nTest loss: " << result.loss << " - test accuracy: "
-        << result.accuracy << " (" << result.count << " images)\n"
-        << std::defaultfloat << "Training throughput: " << std::setprecision(0) << std::fixed
-        << fit.train_images_per_second << " images/s\n"
-        << std::defaultfloat << std::setprecision(6) << "\nConfusion matrix (rows: true label, columns: predicted)\n"
-        << format_confusion_matrix(result.confusion) << "\nClassification report\n"
-        << format_classification_report(result.confusion);
+    print_evaluation(log, result);  // the same printout as `evaluate`
+    log << "\nTraining throughput: " << std::setprecision(0) << std::fixed << fit.train_images_per_second
+        << " images/s\n" << std::defaultfloat << std::setprecision(6);
     if (comm.size() > 1) log << "Weights and BatchNorm statistics bitwise identical on all " << comm.size() << " ranks\n";
+    const nlohmann::json report = {
+        {"program", "mnist_ddp"},
+        {"world_size", comm.size()},
+        {"device", device},
+        {"threads_per_rank", threads},
+        {"blas", blas_description()},
+        {"config", config_to_json(config)},
+        {"data", {{"train", split.train.count}, {"validation", split.val.count}, {"test", test.count},
+                  {"shard_size", fit.shard_size}}},
+        {"history", history_to_json(fit.history)},
+        {"best_epoch", fit.best_epoch},
+        {"stopped_early", fit.stopped_early},
+        {"restored_best_weights", fit.restored_best},
+        {"steps", fit.steps},
+        {"train_images_per_second", fit.train_images_per_second},
+        {"time_seconds", {{"data", fit.times.data}, {"compute", fit.times.compute},
+                          {"communication", fit.times.communication}, {"evaluation", fit.times.evaluation}}},
+        {"ranks", {{"shard_size", shard_sizes}, {"compute_seconds", compute_s},
+                   {"communication_seconds", comm_s}, {"data_seconds", data_s}}},
+        {"weights_identical_on_all_ranks", identical},
+        {"test", evaluation_json(result)},
+        {"test_predictions", sample_predictions(model, test, kPredictionSamples)}};
+    nlohmann::json info = report;
+    info["kind"] = "model";
+    save_keras_h5(config.output, model, info);
+    log << "Model written to " << config.output << '\n';
     if (!config.report.empty()) {
-      nlohmann::json history = nlohmann::json::array();
-      for (const EpochRecord& e : fit.history)
-        history.push_back({{"epoch", e.epoch}, {"loss", e.loss}, {"accuracy", e.accuracy}, {"val_loss", e.val_loss},
-                           {"val_accuracy", e.val_accuracy}, {"lr", e.lr}, {"seconds", e.seconds},
-                           {"images_per_second", e.images_per_second}});
-      const nlohmann::json report = {
-          {"program", "mnist_ddp"},
-          {"world_size", comm.size()},
-          {"device", device},
-          {"threads_per_rank", threads},
-          {"blas", blas_description()},
-          {"config", config_to_json(config)},
-          {"data", {{"train", split.train.count}, {"validation", split.val.count}, {"test", test.count},
-                    {"shard_size", fit.shard_size}}},
-          {"history", history},
-          {"best_epoch", fit.best_epoch},
-          {"stopped_early", fit.stopped_early},
-          {"restored_best_weights", fit.restored_best},
-          {"steps", fit.steps},
-          {"train_images_per_second", fit.train_images_per_second},
-          {"time_seconds", {{"data", fit.times.data}, {"compute", fit.times.compute},
-                            {"communication", fit.times.communication}, {"evaluation", fit.times.evaluation}}},
-          {"ranks", {{"shard_size", shard_sizes}, {"compute_seconds", compute_s},
-                     {"communication_seconds", comm_s}, {"data_seconds", data_s}}},
-          {"weights_identical_on_all_ranks", identical},
-          {"test", eval_json(result)}};
       write_file_atomic(config.report, report.dump(2) + "\n");
       log << "Report written to " << config.report << '\n';
     }
-    log << "Model file: not written yet (" << config.output << "; HDF5 output is a later milestone)\n";
   }
   return kExitOk;
 }
@@ -185,6 +209,8 @@ int run_main(int argc, char** argv) {
       return kExitOk;
     }
     MpiCommunicator comm;
+    if (cl.config.command == "evaluate") return evaluate_command(cl.config, comm);
+    if (cl.config.command == "predict") return predict_command(cl.config, comm);
     return train_command(cl.config, comm);
   } catch (const UsageError& e) {
     // Every rank reaches the same usage error: no rank is left waiting.

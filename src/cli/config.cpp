@@ -7,6 +7,12 @@
 // rank, which parses the same argv, fails the same way. The defaults shown by
 // --help are printed from a default-constructed Config: config.hpp is the one
 // place that states them.
+//
+// Commands: the first positional word is the command (train when absent); for
+// `predict` the remaining positional words are the image files. Options that
+// only concern another command are accepted and ignored (so one set of
+// defaults works for all), except --model with train, which almost certainly
+// means the user expected train to write there (it writes --output).
 #include "mnist_ddp/cli/config.hpp"
 
 #include <boost/program_options.hpp>
@@ -58,7 +64,7 @@ const char* to_string(ProgressMode p) {
 
 namespace {
 
-const char* const kCommands[] = {"train"};
+const char* const kCommands[] = {"train", "evaluate", "predict"};
 
 constexpr const char* kDescription =
     "Trains the Keras MNIST example CNN on the MNIST digits with synchronous\n"
@@ -66,6 +72,14 @@ constexpr const char* kDescription =
     "ranks: each rank computes gradients on its share of every batch and the\n"
     "gradients are averaged across ranks before each update. --batch-size is\n"
     "per process, so the global batch is batch x ranks.\n";
+
+constexpr const char* kCommandsHelp =
+    "Commands:\n"
+    "  train                         train a model and save it to --output (the default)\n"
+    "  evaluate --model FILE         evaluate a saved model on the MNIST test set\n"
+    "                                (under mpirun: sharded over the ranks)\n"
+    "  predict --model FILE IMAGE... classify pictures of digits (PNG or PGM, any\n"
+    "                                size, dark-on-light or light-on-dark)\n";
 
 constexpr const char* kExitCodes =
     "Exit codes:\n"
@@ -192,6 +206,7 @@ struct Options {
   po::options_description training{"Training & callbacks"};
   po::options_description runtime{"Runtime"};
   po::options_description output{"Output"};
+  po::options_description files{"Model files & checkpoints"};
   po::options_description hidden;
   po::options_description visible;  // what --help prints
   po::options_description all;      // what the parser accepts
@@ -261,14 +276,26 @@ void describe_options(Options& o) {
       ("help,h", "print this help and exit")
       ("version", "print the version and exit");
 
+  o.files.add_options()
+      ("model", str(d.model)->value_name("FILE"), "evaluate, predict: the model file to read")
+      ("checkpoint", po::value<std::string>()->value_name("FILE"),
+       "train: write a checkpoint to FILE every --checkpoint-every epochs (empty: none)")
+      ("checkpoint-every", str(shown(d.checkpoint_every))->value_name("N"),
+       "train: epochs between checkpoints")
+      ("resume", po::value<std::string>()->value_name("FILE"),
+       "train: continue the run saved in checkpoint FILE");
+
   o.hidden.add_options()("command", po::value<std::vector<std::string>>(), "command");
-  o.visible.add(o.data).add(o.model).add(o.training).add(o.runtime).add(o.output);
+  o.visible.add(o.data).add(o.model).add(o.training).add(o.runtime).add(o.output).add(o.files);
   o.all.add(o.visible).add(o.hidden);
 }
 
 std::string help_text(const Options& o) {
   std::ostringstream s;
-  s << "Usage: mnist_ddp [train] [options]\n\n" << kDescription << o.visible << '\n' << kExitCodes;
+  s << "Usage: mnist_ddp [train] [options]\n"
+       "       mnist_ddp evaluate --model FILE [options]\n"
+       "       mnist_ddp predict --model FILE IMAGE...\n\n"
+    << kDescription << '\n' << kCommandsHelp << o.visible << '\n' << kExitCodes;
   // Boost pads wrapped descriptions with a trailing blank; drop it per line.
   std::string text;
   std::istringstream lines(s.str());
@@ -358,7 +385,6 @@ ParsedCommandLine parse_command_line(int argc, const char* const* argv) {
   Config& c = result.config;
   if (vm.count("command")) {
     const auto& words = vm["command"].as<std::vector<std::string>>();
-    if (words.size() > 1) throw UsageError("unexpected argument " + quoted(words[1]));
     bool known = false;
     std::string valid;
     for (const char* command : kCommands) {
@@ -367,7 +393,12 @@ ParsedCommandLine parse_command_line(int argc, const char* const* argv) {
     }
     if (!known) throw UsageError("unknown command " + quoted(words[0]) + " (valid commands: " + valid + ")");
     c.command = words[0];
+    if (c.command == "predict")
+      c.images.assign(words.begin() + 1, words.end());
+    else if (words.size() > 1)
+      throw UsageError("unexpected argument " + quoted(words[1]));
   }
+  if (c.command == "predict" && c.images.empty()) throw UsageError("predict: give at least one image file");
 
   if (auto v = given(vm, "data-dir")) {
     if (v->empty()) usage_error("--data-dir", "must not be empty");
@@ -422,6 +453,15 @@ ParsedCommandLine parse_command_line(int argc, const char* const* argv) {
   // An empty --report means no report, as in the Config, so scripts can pass "$REPORT".
   if (auto v = given(vm, "report")) c.report = *v;
   if (auto v = given(vm, "progress")) c.progress = parse_choice("--progress", *v, kProgressModes);
+  if (auto v = given(vm, "model")) {
+    if (c.command == "train") throw UsageError("--model is for evaluate and predict; train writes --output");
+    if (v->empty()) usage_error("--model", "must not be empty");
+    c.model = *v;
+  }
+  // Empty --checkpoint / --resume mean none, as in the Config, like --report.
+  if (auto v = given(vm, "checkpoint")) c.checkpoint = *v;
+  if (auto v = given(vm, "checkpoint-every")) c.checkpoint_every = positive_int("--checkpoint-every", *v);
+  if (auto v = given(vm, "resume")) c.resume = *v;
   return result;
 }
 

@@ -41,7 +41,9 @@ bool interactive_progress(const Config& c) {
 
 Trainer::Trainer(const Config& config, Communicator& comm, Model& model, std::ostream& log)
     : config_(config), comm_(comm), model_(model), log_(log),
-      optimizer_(hyper_from(config), model.params().size()) {
+      optimizer_(hyper_from(config), model.params().size()),
+      callbacks_(config.early_stopping, config.reduce_lr) {
+  state_.lr = config.lr;
   const int batch = std::max(config.batch_size, config.eval_batch_size);
   MNIST_ASSERT(batch <= model.max_batch(), "model built for batches of " << model.max_batch());
   const std::size_t image = model.input_shape().size();
@@ -89,6 +91,25 @@ void Trainer::recompute_batchnorm_statistics(const MnistSet& train, const ShardS
   }
 }
 
+TrainingState Trainer::state() const {
+  TrainingState s = state_;
+  s.callbacks = callbacks_.state();
+  s.optimizer_iterations = optimizer_.iterations();
+  s.optimizer_slots = optimizer_.slots();
+  return s;
+}
+
+void Trainer::restore(const TrainingState& s) {
+  MNIST_CHECK(s.optimizer_slots.size() == optimizer_.slots().size(), InputError,
+              "checkpoint: optimizer state has " << s.optimizer_slots.size() << " values, the "
+                                                 << to_string(config_.optimizer) << " optimizer needs "
+                                                 << optimizer_.slots().size() << " (was it saved with another --optimizer?)");
+  state_ = s;
+  callbacks_.restore(s.callbacks);
+  optimizer_.slots() = s.optimizer_slots;
+  optimizer_.set_iterations(s.optimizer_iterations);
+}
+
 EvalResult Trainer::evaluate(const MnistSet& set) {
   const auto t0 = Clock::now();
   EvalResult r;
@@ -118,7 +139,7 @@ EvalResult Trainer::evaluate(const MnistSet& set) {
   return r;
 }
 
-TrainResult Trainer::fit(const MnistSet& train, const MnistSet& val) {
+TrainResult Trainer::fit(const MnistSet& train, const MnistSet& val, const EpochHook& after_epoch) {
   TrainResult result;
   ShardSampler sampler(train.count, comm_.size(), comm_.rank(), config_.batch_size, config_.seed);
   result.shard_size = sampler.shard_size();
@@ -126,12 +147,10 @@ TrainResult Trainer::fit(const MnistSet& train, const MnistSet& val) {
   const int classes = model_.num_outputs();
   const bool root = comm_.is_root();
   const bool has_val = val.count > 0;
-  EpochCallbacks callbacks(config_.early_stopping, config_.reduce_lr);
   ProgressDisplay progress(log_, interactive_progress(config_) && config_.progress != ProgressMode::kNone);
   const bool show = root && config_.progress != ProgressMode::kNone;
 
-  std::vector<float> best_params, best_state;
-  double lr = config_.lr;
+  double lr = state_.lr;
   double train_seconds = 0.0;
   std::int64_t train_images = 0;
   std::vector<std::int64_t> ids;
@@ -139,7 +158,9 @@ TrainResult Trainer::fit(const MnistSet& train, const MnistSet& val) {
   std::function<void(std::size_t)> on_layer_done;
   if (buckets.overlapped()) on_layer_done = [&buckets](std::size_t layer) { buckets.on_layer_done(layer); };
 
-  for (int epoch = 0; epoch < config_.epochs; ++epoch) {
+  if (state_.epochs_done > 0 && show)
+    log_ << "Resuming after epoch " << state_.epochs_done << " (learning rate " << lr << ")\n";
+  for (int epoch = state_.epochs_done; epoch < config_.epochs && !state_.stopped; ++epoch) {
     const auto epoch_start = Clock::now();
     sampler.set_epoch(static_cast<std::uint32_t>(epoch));
     if (show) progress.begin_epoch(epoch + 1, config_.epochs, steps);
@@ -207,34 +228,40 @@ TrainResult Trainer::fit(const MnistSet& train, const MnistSet& val) {
       const EvalResult v = evaluate(val);
       rec.val_loss = v.loss;
       rec.val_accuracy = v.accuracy;
-      decision = decide_on_root(comm_, callbacks, epoch, v.loss, lr);
+      decision = decide_on_root(comm_, callbacks_, epoch, v.loss, lr);
     }
     rec.seconds = seconds_since(epoch_start);
     rec.images_per_second = sums[2] / epoch_train_seconds;
-    result.history.push_back(rec);
+    state_.history.push_back(rec);
     if (show) {
       EpochSummary es{rec.epoch, config_.epochs, rec.seconds, rec.loss, rec.accuracy, rec.val_loss,
                       rec.val_accuracy, has_val, rec.lr, rec.images_per_second};
       progress.end_epoch(es);
     }
     if (decision.improved) {
-      best_params = model_.params();
-      best_state = model_.state();
-      result.best_epoch = decision.best_epoch + 1;
+      state_.best_params = model_.params();
+      state_.best_state = model_.state();
+      state_.best_epoch = decision.best_epoch + 1;
     }
     if (decision.lr != lr && show) log_ << "ReduceLROnPlateau: learning rate " << lr << " -> " << decision.lr << '\n';
     lr = decision.lr;
+    state_.lr = lr;
+    state_.epochs_done = epoch + 1;
+    state_.stopped = decision.stop != 0;
+    if (after_epoch) after_epoch(state());
     if (decision.stop) {
-      result.stopped_early = true;
       if (show) log_ << "EarlyStopping: no val_loss improvement for " << config_.early_stopping.patience
                      << " epochs; stopping after epoch " << epoch + 1 << '\n';
       break;
     }
   }
-  if (config_.early_stopping.restore_best_weights && !best_params.empty() &&
+  result.history = state_.history;
+  result.stopped_early = state_.stopped;
+  result.best_epoch = state_.best_epoch;
+  if (config_.early_stopping.restore_best_weights && !state_.best_params.empty() &&
       result.best_epoch != static_cast<int>(result.history.size())) {
-    std::copy(best_params.begin(), best_params.end(), model_.params().begin());
-    std::copy(best_state.begin(), best_state.end(), model_.state().begin());
+    std::copy(state_.best_params.begin(), state_.best_params.end(), model_.params().begin());
+    std::copy(state_.best_state.begin(), state_.best_state.end(), model_.state().begin());
     result.restored_best = true;
     if (show) log_ << "Restoring the weights of the best epoch (" << result.best_epoch << ")\n";
   }

@@ -44,6 +44,9 @@ for f in train-labels-idx1-ubyte t10k-images-idx3-ubyte t10k-labels-idx1-ubyte; 
 head -c 1000 "$data/train-images-idx3-ubyte" >"$tmp/bad/train-images-idx3-ubyte"
 expect 2 "train-images-idx3-ubyte.*(truncated|needs)" -- --data-dir "$tmp/bad"
 expect 2 "--batch-size 4096 is larger" -- --data-dir "$data" --train-limit 1000 --batch-size 4096
+# Outputs that cannot be written are refused before any training.
+expect 2 "--output: cannot write '$tmp/no/such/dir/m.h5'" -- --data-dir "$data" --output "$tmp/no/such/dir/m.h5"
+expect 2 "--report: cannot write" -- --data-dir "$data" --output "$tmp/m.h5" --report "$tmp/no/r.json"
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

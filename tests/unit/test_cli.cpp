@@ -42,6 +42,44 @@ TEST(CliParse, TrainCommandIsOptional) {
   EXPECT_EQ(parse({"--epochs", "3", "train"}).config.epochs, 3);
 }
 
+TEST(CliParse, EvaluateAndPredictCommands) {
+  const Config e = parse({"evaluate", "--model", "m.h5", "--test-limit", "100"}).config;
+  EXPECT_EQ(e.command, "evaluate");
+  EXPECT_EQ(e.model, "m.h5");
+  EXPECT_EQ(e.test_limit, 100);
+  EXPECT_TRUE(e.images.empty());
+  EXPECT_EQ(parse({"evaluate"}).config.model, Config{}.model);  // the default model file
+
+  // Images may come before, between and after the options.
+  const Config p = parse({"predict", "a.png", "--model", "m.h5", "b.pgm", "c.png"}).config;
+  EXPECT_EQ(p.command, "predict");
+  EXPECT_EQ(p.model, "m.h5");
+  EXPECT_EQ(p.images, (std::vector<std::string>{"a.png", "b.pgm", "c.png"}));
+  EXPECT_EQ(parse({"--model=x.h5", "predict", "one.png"}).config.images, std::vector<std::string>{"one.png"});
+}
+
+TEST(CliParse, CheckpointOptions) {
+  const Config c = parse({"--checkpoint", "ck.h5", "--checkpoint-every", "3", "--resume", "old.h5"}).config;
+  EXPECT_EQ(c.checkpoint, "ck.h5");
+  EXPECT_EQ(c.checkpoint_every, 3);
+  EXPECT_EQ(c.resume, "old.h5");
+  const Config d = parse({}).config;
+  EXPECT_EQ(d.checkpoint, "");
+  EXPECT_EQ(d.checkpoint_every, 1);
+  EXPECT_EQ(d.resume, "");
+}
+
+TEST(CliErrors, Commands) {
+  EXPECT_EQ(error_of({"predict"}), "predict: give at least one image file");
+  EXPECT_EQ(error_of({"predict", "--model", "m.h5"}), "predict: give at least one image file");
+  EXPECT_EQ(error_of({"--model", "m.h5"}), "--model is for evaluate and predict; train writes --output");
+  EXPECT_EQ(error_of({"train", "--model", "m.h5"}), "--model is for evaluate and predict; train writes --output");
+  EXPECT_EQ(error_of({"evaluate", "--model", ""}), "--model: must not be empty");
+  EXPECT_EQ(error_of({"--checkpoint-every", "0"}), "--checkpoint-every: must be a positive integer, got '0'");
+  EXPECT_EQ(error_of({"--checkpoint-every", "x"}), "--checkpoint-every: expected an integer, got 'x'");
+  EXPECT_EQ(error_of({"train", "a.png"}), "unexpected argument 'a.png'");
+}
+
 TEST(CliParse, EveryOptionMapsToItsField) {
   const Config c = parse({"train", "--data-dir", "/d", "--epochs", "15", "--batch-size", "64",
                           "--eval-batch-size=1000", "--lr", "2e-3", "--optimizer", "sgd", "--momentum", "0.5",
@@ -91,6 +129,9 @@ TEST(CliParse, HelpAndVersion) {
   EXPECT_TRUE(parse({"--version"}).version);
   const std::string& h = p.help_text;
   EXPECT_EQ(h.rfind("Usage: mnist_ddp [train] [options]\n", 0), 0u);
+  for (const char* part : {"Commands:", "evaluate --model FILE", "predict --model FILE IMAGE...",
+                           "--checkpoint-every N (=1)", "--resume FILE", "--model FILE (="})
+    EXPECT_NE(h.find(part), std::string::npos) << part;
   for (const char* part : {"mpirun", "srun", "batch x ranks", "Data:", "Model & optimizer:",
                            "Training & callbacks:", "Runtime:", "Output:", "Exit codes:", "2  bad usage or input"})
     EXPECT_NE(h.find(part), std::string::npos) << part;
@@ -113,7 +154,8 @@ TEST(CliErrors, Syntax) {
   EXPECT_EQ(error_of({"--no-augment=yes"}), "--no-augment: is a flag and takes no value");
   EXPECT_EQ(error_of({"--epochs", "2", "--epochs", "3"}), "--epochs: given more than once");
   EXPECT_EQ(error_of({"train", "extra"}), "unexpected argument 'extra'");
-  EXPECT_EQ(error_of({"evaluate"}), "unknown command 'evaluate' (valid commands: train)");
+  EXPECT_EQ(error_of({"bogus"}), "unknown command 'bogus' (valid commands: train, evaluate, predict)");
+  EXPECT_EQ(error_of({"evaluate", "extra"}), "unexpected argument 'extra'");
 }
 
 TEST(CliErrors, Numbers) {

@@ -16,6 +16,10 @@ namespace mnist_ddp {
 // and the system error (unwritable directory, disk full, ...).
 void write_file_atomic(const std::string& path, const std::string& contents);
 
+// Empty if a file can be created at `path` (tried with a temporary file next
+// to it, removed at once), else why not: "cannot write 'x': <strerror>".
+std::string output_problem(const std::string& path);
+
 // The config as JSON (every option, with its value).
 nlohmann::json config_to_json(const Config& config);
 

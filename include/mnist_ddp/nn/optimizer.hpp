@@ -30,6 +30,7 @@ class Optimizer {
   void set_iterations(std::int64_t t) { iterations_ = t; }
   // All slot values (first then second moment where the method has them).
   std::vector<float>& slots() { return slots_; }
+  const std::vector<float>& slots() const { return slots_; }
 
  private:
   OptimizerHyper hyper_;

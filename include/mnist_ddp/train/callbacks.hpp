@@ -35,6 +35,16 @@ struct ReduceLrConfig {
   int cooldown = 0;
 };
 
+// The mutable state of both callbacks, saved in checkpoints.
+struct CallbacksState {
+  double es_best = std::numeric_limits<double>::infinity();
+  int es_best_epoch = -1;
+  int es_wait = 0;
+  double rl_best = std::numeric_limits<double>::infinity();
+  int rl_wait = 0;
+  int rl_cooldown = 0;
+};
+
 class EarlyStopping {
  public:
   explicit EarlyStopping(const EarlyStoppingConfig& config) : config_(config) {}
@@ -45,6 +55,8 @@ class EarlyStopping {
   int best_epoch() const { return best_epoch_; }
   double best() const { return best_; }
   int wait() const { return wait_; }
+  void save(CallbacksState& s) const { s.es_best = best_; s.es_best_epoch = best_epoch_; s.es_wait = wait_; }
+  void load(const CallbacksState& s) { best_ = s.es_best; best_epoch_ = s.es_best_epoch; wait_ = s.es_wait; }
 
  private:
   EarlyStoppingConfig config_;
@@ -60,6 +72,8 @@ class ReduceLROnPlateau {
   // Returns the learning rate to use from the next epoch on.
   double on_epoch_end(int epoch, double val_loss, double lr);
   int wait() const { return wait_; }
+  void save(CallbacksState& s) const { s.rl_best = best_; s.rl_wait = wait_; s.rl_cooldown = cooldown_counter_; }
+  void load(const CallbacksState& s) { best_ = s.rl_best; wait_ = s.rl_wait; cooldown_counter_ = s.rl_cooldown; }
 
  private:
   ReduceLrConfig config_;
@@ -81,6 +95,16 @@ class EpochCallbacks {
  public:
   EpochCallbacks(const EarlyStoppingConfig& es, const ReduceLrConfig& rlr) : early_(es), reduce_(rlr), es_enabled_(es.enabled), rlr_enabled_(rlr.enabled) {}
   Decision on_epoch_end(int epoch, double val_loss, double lr);
+  CallbacksState state() const {
+    CallbacksState s;
+    early_.save(s);
+    reduce_.save(s);
+    return s;
+  }
+  void restore(const CallbacksState& s) {
+    early_.load(s);
+    reduce_.load(s);
+  }
 
  private:
   EarlyStopping early_;

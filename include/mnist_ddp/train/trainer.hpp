@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <ostream>
 #include <vector>
 
@@ -43,6 +44,21 @@ struct TrainTimes {
   double data = 0, compute = 0, communication = 0, evaluation = 0;
 };
 
+// Everything that continues a run at an epoch boundary, bit for bit: with the
+// model's weights and BatchNorm state, this is what a checkpoint holds. The
+// random streams need no state: they are addressed by (seed, epoch, sample).
+struct TrainingState {
+  int epochs_done = 0;
+  bool stopped = false;                  // EarlyStopping ended the run
+  double lr = 0;
+  CallbacksState callbacks;
+  int best_epoch = -1;                   // 1-based, -1 if none yet
+  std::vector<float> best_params, best_state;
+  std::vector<EpochRecord> history;
+  std::int64_t optimizer_iterations = 0;
+  std::vector<float> optimizer_slots;
+};
+
 struct TrainResult {
   std::vector<EpochRecord> history;
   int best_epoch = -1;               // 1-based, -1 if none
@@ -59,8 +75,17 @@ class Trainer {
   // The model must have been built with max_batch >= max(batch_size, eval_batch_size).
   Trainer(const Config& config, Communicator& comm, Model& model, std::ostream& log);
 
-  // Trains on `train`, validating on `val` (may be empty: then callbacks are skipped).
-  TrainResult fit(const MnistSet& train, const MnistSet& val);
+  // Called on every rank after each epoch with the state to checkpoint.
+  using EpochHook = std::function<void(const TrainingState&)>;
+
+  // Trains on `train`, validating on `val` (may be empty: then callbacks are
+  // skipped), from the restored state if restore() was called.
+  TrainResult fit(const MnistSet& train, const MnistSet& val, const EpochHook& after_epoch = {});
+
+  // The state after the last completed epoch (optimizer slots included).
+  TrainingState state() const;
+  // Continue from a checkpoint: the model's weights must be loaded separately.
+  void restore(const TrainingState& state);
 
   // Sharded evaluation of `set` (inference mode), reduced over the ranks.
   EvalResult evaluate(const MnistSet& set);
@@ -83,6 +108,8 @@ class Trainer {
   std::vector<std::uint8_t> y_;        // (batch)
   std::vector<float> dlogits_;         // (batch, classes)
   TrainTimes times_;
+  EpochCallbacks callbacks_;
+  TrainingState state_;
 };
 
 }  // namespace mnist_ddp

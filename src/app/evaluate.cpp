@@ -1,0 +1,120 @@
+// evaluate.cpp — `mnist_ddp evaluate --model FILE`: a saved model on the MNIST
+// test set, and the evaluation printout shared with `train`.
+//
+// Every rank loads the same model file and the same test set, then evaluates
+// its shard; Trainer::evaluate reduces the loss sums and confusion matrices
+// over the ranks, so the numbers do not depend on the world size (up to the
+// order of floating-point sums). Only rank 0 prints and writes the report.
+#include "mnist_ddp/app/commands.hpp"
+
+#include <algorithm>
+#include <iomanip>
+#include <iostream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "mnist_ddp/core/check.hpp"
+#include "mnist_ddp/cpu/blas.hpp"
+#include "mnist_ddp/data/dataset.hpp"
+#include "mnist_ddp/data/idx.hpp"
+#include "mnist_ddp/io/keras_h5.hpp"
+#include "mnist_ddp/io/report.hpp"
+#include "mnist_ddp/nn/model.hpp"
+#include "mnist_ddp/nn/spec.hpp"
+#include "mnist_ddp/train/metrics.hpp"
+
+namespace mnist_ddp {
+
+nlohmann::json evaluation_json(const EvalResult& r) {
+  nlohmann::json cm = nlohmann::json::array();
+  for (const auto& row : r.confusion.counts) cm.push_back(row);
+  return {{"loss", r.loss}, {"accuracy", r.accuracy}, {"count", r.count}, {"confusion_matrix", cm}};
+}
+
+int configure_threads(const Config& config, const Communicator& comm) {
+  const int threads = config.threads > 0
+                          ? config.threads
+                          : std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / comm.local_size());
+  set_cpu_threads(threads);
+  return threads;
+}
+
+const char* select_device(const Config& config) {
+  if (config.device == Device::kCuda)
+    throw UsageError("--device cuda: this build has no CUDA backend yet; use --device cpu (or auto)");
+  return "cpu";
+}
+
+void check_outputs_writable(const Config& config, Communicator& comm, bool model_output) {
+  std::string problem;
+  if (comm.is_root()) {
+    const std::pair<const char*, std::string> outputs[] = {
+        {"--output", model_output ? config.output : std::string()},
+        {"--report", config.report},
+        {"--checkpoint", model_output ? config.checkpoint : std::string()}};
+    for (const auto& [option, path] : outputs) {
+      if (path.empty() || !problem.empty()) continue;
+      const std::string p = output_problem(path);
+      if (!p.empty()) problem = std::string(option) + ": " + p;
+    }
+  }
+  std::int64_t length = static_cast<std::int64_t>(problem.size());
+  comm.broadcast(&length, sizeof length, 0);
+  problem.resize(static_cast<std::size_t>(length));
+  comm.broadcast(problem.data(), problem.size(), 0);
+  if (!problem.empty()) throw UsageError(problem);
+}
+
+void print_evaluation(std::ostream& out, const EvalResult& result) {
+  // Restore the stream's format afterwards: callers print more after us.
+  const std::ios_base::fmtflags flags = out.flags();
+  const std::streamsize precision = out.precision();
+  out << std::fixed << std::setprecision(4) << "\nTest loss: " << result.loss
+      << " - test accuracy: " << result.accuracy << " (" << result.count << " images)\n";
+  out.flags(flags);
+  out.precision(precision);
+  out << "\nConfusion matrix (rows: true label, columns: predicted)\n" << format_confusion_matrix(result.confusion)
+      << "\nClassification report\n" << format_classification_report(result.confusion);
+}
+
+int evaluate_command(const Config& config, Communicator& comm) {
+  std::ostream& log = std::cout;
+  const int threads = configure_threads(config, comm);
+  select_device(config);
+  check_outputs_writable(config, comm, false);
+
+  // Only the test files: evaluate has no use for the 47 MB of training images.
+  const MnistSet all_test = load_mnist_pair(find_mnist_file(config.data_dir, "t10k-images-idx3-ubyte"),
+                                            find_mnist_file(config.data_dir, "t10k-labels-idx1-ubyte"));
+  const MnistSet test = take_first(all_test, config.test_limit);
+
+  // The Trainer sizes its buffers for max(batch, eval batch), so the model must hold that many.
+  Model model(seed_cnn(), kMnistInput, std::max(config.batch_size, config.eval_batch_size));
+  load_keras_h5(config.model, model);  // every rank reads the file: no broadcast of weights needed
+
+  if (comm.is_root()) {
+    log << "mnist_ddp evaluate: model " << config.model << ", " << test.count << " test images, " << comm.size()
+        << (comm.size() == 1 ? " rank" : " ranks") << ", " << threads << " thread" << (threads == 1 ? "" : "s")
+        << " per rank\n";
+    log.flush();
+  }
+  Trainer trainer(config, comm, model, log);
+  const EvalResult result = trainer.evaluate(test);
+
+  if (comm.is_root()) {
+    print_evaluation(log, result);
+    if (!config.report.empty()) {
+      const nlohmann::json report = {{"program", "mnist_ddp"},
+                                     {"command", "evaluate"},
+                                     {"model", config.model},
+                                     {"world_size", comm.size()},
+                                     {"test", evaluation_json(result)}};
+      write_file_atomic(config.report, report.dump(2) + "\n");
+      log << "Report written to " << config.report << '\n';
+    }
+  }
+  return 0;
+}
+
+}  // namespace mnist_ddp

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# test_keras_h5_roundtrip.sh — the real program's model file, read independently.
+#
+# Trains a tiny run with mnist_ddp (2000 training images, one epoch), then has
+# check_keras_h5.py — h5py + numpy only, no code of this project — validate the
+# Keras layout and recompute the test accuracy with its own forward pass. The
+# accuracy must equal the program's report (test.accuracy) to within 0.0005,
+# i.e. the same predictions on the first 1000 test images: this is what says the
+# file means to another reader what it means to us. Two negative checks make sure
+# the checker can fail at all.
+#
+# usage: test_keras_h5_roundtrip.sh MNIST_DDP_EXE MNIST_DIR PYTHON CHECK_SCRIPT
+set -u
+exe=$1 data=$2 python=$3 check=$4
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+passed=0 failed=0
+pass() { echo "ok   $1"; passed=$((passed + 1)); }
+fail() { echo "FAIL $1"; failed=$((failed + 1)); }
+
+if "$exe" --train-limit 2000 --test-limit 1000 --epochs 1 --progress none \
+     --output "$tmp/m.h5" --report "$tmp/r.json" --data-dir "$data" >"$tmp/train.log" 2>&1 \
+   && [ -s "$tmp/m.h5" ]; then
+  pass "training writes the model file"
+else
+  cat "$tmp/train.log"
+  fail "training writes the model file"
+fi
+
+leftovers=$(find "$tmp" -name '*.tmp.*' | wc -l)
+if [ "$leftovers" -eq 0 ]; then pass "no temporary files left"; else fail "no temporary files left ($leftovers)"; fi
+
+accuracy=$("$python" -c 'import json,sys; print(json.load(open(sys.argv[1]))["test"]["accuracy"])' "$tmp/r.json" 2>/dev/null)
+if [ -n "$accuracy" ]; then
+  pass "report has test.accuracy ($accuracy)"
+  if "$python" "$check" "$tmp/m.h5" "$data" --limit 1000 --expect-accuracy "$accuracy" --tolerance 0.0005; then
+    pass "independent numpy forward pass matches the report's accuracy"
+  else
+    fail "independent numpy forward pass matches the report's accuracy"
+  fi
+  # The checker must be able to fail: a wrong expectation is rejected.
+  wrong=$("$python" -c 'import sys; a=float(sys.argv[1]); print(a - 0.05 if a > 0.5 else a + 0.05)' "$accuracy")
+  if "$python" "$check" "$tmp/m.h5" "$data" --limit 1000 --expect-accuracy "$wrong" >/dev/null 2>&1; then
+    fail "checker rejects a wrong accuracy"
+  else
+    pass "checker rejects a wrong accuracy"
+  fi
+else
+  fail "report has test.accuracy"
+fi
+
+echo "not a model" >"$tmp/bad.h5"
+if "$python" "$check" "$tmp/bad.h5" "$data" --limit 10 >/dev/null 2>&1; then
+  fail "checker rejects a non-HDF5 file"
+else
+  pass "checker rejects a non-HDF5 file"
+fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
