@@ -370,8 +370,9 @@ def plot_predictions(data, report, out_dir, rows=5, cols=6):
                              % (PROG, p["index"], labels[p["index"]], p["label"]))
     wrong = [p for p in preds if p["predicted"] != p["label"]]
     right = [p for p in preds if p["predicted"] == p["label"]]
-    shown = (wrong + right)[:rows * cols]
-    n_wrong_shown = min(len(wrong), rows * cols)
+    # At most half the grid for mistakes, so the picture shows both kinds.
+    n_wrong_shown = min(len(wrong), max(rows * cols // 2, rows * cols - len(right)))
+    shown = (wrong[:n_wrong_shown] + right)[:rows * cols]
 
     fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.75, rows * 2.0 + 0.6))
     for k, ax in enumerate(np.ravel(axes)):
@@ -414,6 +415,9 @@ def main(argv=None):
                         help="directory with the four MNIST IDX files")
     parser.add_argument("--out-dir", required=True,
                         help="output directory for the PNGs (created if needed)")
+    parser.add_argument("--predictions",
+                        help="take test_predictions from this report instead "
+                             "(e.g. one written by 'mnist_ddp evaluate --report')")
     args = parser.parse_args(argv)
 
     try:
@@ -428,6 +432,15 @@ def main(argv=None):
         plot_class_distribution(data, report, args.out_dir)
         plot_training_curves(report, args.out_dir)
         plot_confusion_matrix(report, args.out_dir)
+        if args.predictions:
+            try:
+                with open(args.predictions) as f:
+                    other = json.load(f)
+            except (OSError, ValueError) as exc:
+                raise InputError("cannot read %s: %s" % (args.predictions, exc))
+            if not isinstance(other, dict) or "test_predictions" not in other:
+                raise InputError("%s has no test_predictions" % args.predictions)
+            report = dict(report, test_predictions=other["test_predictions"])
         plot_predictions(data, report, args.out_dir)
     except InputError as exc:
         sys.stderr.write("%s: error: %s\n" % (PROG, exc))

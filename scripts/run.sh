@@ -44,5 +44,9 @@ case " ${args[*]-} " in *" evaluate "*|*" predict "*) exit 0 ;; esac
 if [ -n "$report_path" ] && [ -f "$report_path" ]; then
   data_dir="$root/data/mnist"
   for ((i = 0; i < ${#args[@]}; i++)); do [ "${args[$i]}" = "--data-dir" ] && data_dir="${args[$((i + 1))]}"; done
-  python3 "$root/scripts/plots.py" --report "$report_path" --data-dir "$data_dir" --out-dir "$(dirname "$report_path")/plots"
+  # Debian's python3 has matplotlib (setup.sh installs it); a python3 earlier on
+  # PATH (a virtualenv, pyenv) may not.
+  py=/usr/bin/python3
+  [ -x "$py" ] || py=python3
+  "$py" "$root/scripts/plots.py" --report "$report_path" --data-dir "$data_dir" --out-dir "$(dirname "$report_path")/plots"
 fi

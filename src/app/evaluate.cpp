@@ -8,6 +8,7 @@
 #include "mnist_ddp/app/commands.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <iomanip>
 #include <iostream>
 #include <thread>
@@ -30,6 +31,30 @@ nlohmann::json evaluation_json(const EvalResult& r) {
   nlohmann::json cm = nlohmann::json::array();
   for (const auto& row : r.confusion.counts) cm.push_back(row);
   return {{"loss", r.loss}, {"accuracy", r.accuracy}, {"count", r.count}, {"confusion_matrix", cm}};
+}
+
+nlohmann::json prediction_samples(Model& model, const MnistSet& test, int batch) {
+  batch = std::min(batch, model.max_batch());
+  const int classes = model.num_outputs();
+  std::vector<float> x(static_cast<std::size_t>(batch) * test.image_size());
+  nlohmann::json out = nlohmann::json::array();
+  for (std::int64_t b = 0; b < test.count; b += batch) {
+    const int n = static_cast<int>(std::min<std::int64_t>(batch, test.count - b));
+    normalize_pixels(test.images.data() + static_cast<std::size_t>(b) * test.image_size(), x.data(),
+                     static_cast<std::size_t>(n) * test.image_size());
+    const float* logits = model.forward(x.data(), n, ForwardContext{});
+    for (int i = 0; i < n; ++i) {
+      const float* z = logits + static_cast<std::size_t>(i) * classes;
+      const int best = static_cast<int>(std::max_element(z, z + classes) - z);
+      const std::int64_t index = b + i;
+      const int label = test.labels[index];
+      if (best == label && index >= kPredictionSamples) continue;
+      double denom = 0.0;
+      for (int k = 0; k < classes; ++k) denom += std::exp(static_cast<double>(z[k]) - z[best]);
+      out.push_back({{"index", index}, {"label", label}, {"predicted", best}, {"probability", 1.0 / denom}});
+    }
+  }
+  return out;
 }
 
 int configure_threads(const Config& config, const Communicator& comm) {
@@ -109,7 +134,8 @@ int evaluate_command(const Config& config, Communicator& comm) {
                                      {"command", "evaluate"},
                                      {"model", config.model},
                                      {"world_size", comm.size()},
-                                     {"test", evaluation_json(result)}};
+                                     {"test", evaluation_json(result)},
+                                     {"test_predictions", prediction_samples(model, test, config.eval_batch_size)}};
       write_file_atomic(config.report, report.dump(2) + "\n");
       log << "Report written to " << config.report << '\n';
     }

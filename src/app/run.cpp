@@ -71,25 +71,6 @@ void describe_data(std::ostream& out, const Mnist& data, const TrainValSplit& sp
   for (std::string la, lb; std::getline(a, la) && std::getline(b, lb);) out << la << "  " << lb << '\n';
 }
 
-// Predictions for the first `count` test images (for the pictures of predictions).
-constexpr int kPredictionSamples = 120;
-
-nlohmann::json sample_predictions(Model& model, const MnistSet& test, int count) {
-  const int n = static_cast<int>(std::min<std::int64_t>({count, test.count, model.max_batch()}));
-  std::vector<float> x(static_cast<std::size_t>(n) * test.image_size());
-  normalize_pixels(test.images.data(), x.data(), x.size());
-  const float* logits = model.forward(x.data(), n, ForwardContext{});
-  nlohmann::json out = nlohmann::json::array();
-  const int classes = model.num_outputs();
-  for (int i = 0; i < n; ++i) {
-    const float* z = logits + static_cast<std::size_t>(i) * classes;
-    const int best = static_cast<int>(std::max_element(z, z + classes) - z);
-    double denom = 0.0;
-    for (int k = 0; k < classes; ++k) denom += std::exp(static_cast<double>(z[k] - z[best]));
-    out.push_back({{"index", i}, {"label", test.labels[i]}, {"predicted", best}, {"probability", 1.0 / denom}});
-  }
-  return out;
-}
 
 
 int train_command(const Config& config, Communicator& comm) {
@@ -183,7 +164,7 @@ int train_command(const Config& config, Communicator& comm) {
                    {"communication_seconds", comm_s}, {"data_seconds", data_s}}},
         {"weights_identical_on_all_ranks", identical},
         {"test", evaluation_json(result)},
-        {"test_predictions", sample_predictions(model, test, kPredictionSamples)}};
+        {"test_predictions", prediction_samples(model, test, config.eval_batch_size)}};
     nlohmann::json info = report;
     info["kind"] = "model";
     save_keras_h5(config.output, model, info);

@@ -150,5 +150,19 @@ else
   bad "evaluate: confusion matrix, report or JSON report missing"
 fi
 
+# Corrupt and truncated model files, for evaluate (under 2 ranks: every rank must
+# stop) and for predict: exit 2 with the file named.
+head -c 4000 "$tmp/m.h5" >"$tmp/truncated.h5"
+cp "$tmp/labels.txt" "$tmp/text.h5"
+for model in "$tmp/truncated.h5" "$tmp/text.h5"; do
+  name=$(basename "$model")
+  out=$(timeout 60 "$mpiexec" -np 2 "${mpi_flags[@]}" "$bin" evaluate --model "$model" --data-dir "$data" 2>&1)
+  rc=$?
+  if [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] && grep -q "$name" <<<"$out"; then ok; else bad "evaluate --model $name -> exit $rc: $(tail -2 <<<"$out")"; fi
+  out=$(timeout 60 "$bin" predict --model "$model" "$tmp/digit00.png" 2>&1)
+  rc=$?
+  if [ "$rc" -eq 2 ] && grep -q "$name" <<<"$out"; then ok; else bad "predict --model $name -> exit $rc: $(tail -2 <<<"$out")"; fi
+done
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """check_keras_h5.py — an independent check of the Keras model file.
 
 Reads MODEL.h5 with h5py and numpy only (no TensorFlow, no code of this project)

@@ -9,7 +9,9 @@
 #include <nlohmann/json.hpp>
 
 #include "mnist_ddp/cli/config.hpp"
+#include "mnist_ddp/data/idx.hpp"
 #include "mnist_ddp/dist/communicator.hpp"
+#include "mnist_ddp/nn/model.hpp"
 #include "mnist_ddp/train/trainer.hpp"
 
 namespace mnist_ddp {
@@ -20,6 +22,12 @@ void print_evaluation(std::ostream& out, const EvalResult& result);
 
 // {"loss", "accuracy", "count", "confusion_matrix"} of an evaluation, for reports.
 nlohmann::json evaluation_json(const EvalResult& result);
+
+// Predictions for the pictures of predictions (rank 0, inference over the whole
+// set): every misclassified image and the first kPredictionSamples images, each
+// {"index", "label", "predicted", "probability"}.
+constexpr int kPredictionSamples = 60;
+nlohmann::json prediction_samples(Model& model, const MnistSet& test, int batch);
 
 // Sets the CPU threads of this rank (--threads, or the node's cores shared
 // among its ranks) and returns the count.

@@ -1,6 +1,8 @@
 // config.hpp — the run's configuration and its command line (Boost.Program_options).
 //
 //   mnist_ddp [train] [options]
+//   mnist_ddp evaluate --model FILE [options]
+//   mnist_ddp predict --model FILE IMAGE...
 //
 // parse_command_line() validates every value it can without reading data
 // (ranges, choices); checks that need the data (batch larger than the shard,
