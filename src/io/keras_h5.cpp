@@ -439,6 +439,16 @@ nlohmann::json keras_model_config(Model& model) {
     const LayerSpec& spec = specs[i];
     json config = {{"name", model.layers()[i]->name()}, {"trainable", true}, {"dtype", "float32"}};
     if (i == 0) config["batch_input_shape"] = batch_input_shape;
+    // The keys Conv2D and Dense share: activation, bias, initialisers, no regularisers.
+    const json kernel_layer_keys = {{"activation", to_string(spec.activation)},
+                                    {"use_bias", true},
+                                    {"kernel_initializer", glorot},
+                                    {"bias_initializer", zeros},
+                                    {"kernel_regularizer", nullptr},
+                                    {"bias_regularizer", nullptr},
+                                    {"activity_regularizer", nullptr},
+                                    {"kernel_constraint", nullptr},
+                                    {"bias_constraint", nullptr}};
     switch (spec.kind) {
       case LayerKind::kConv2D:
         config.update({{"filters", spec.units},
@@ -447,16 +457,8 @@ nlohmann::json keras_model_config(Model& model) {
                        {"padding", "same"},
                        {"data_format", "channels_last"},
                        {"dilation_rate", {1, 1}},
-                       {"groups", 1},
-                       {"activation", to_string(spec.activation)},
-                       {"use_bias", true},
-                       {"kernel_initializer", glorot},
-                       {"bias_initializer", zeros},
-                       {"kernel_regularizer", nullptr},
-                       {"bias_regularizer", nullptr},
-                       {"activity_regularizer", nullptr},
-                       {"kernel_constraint", nullptr},
-                       {"bias_constraint", nullptr}});
+                       {"groups", 1}});
+        config.update(kernel_layer_keys);
         break;
       case LayerKind::kBatchNorm:
         config.update({{"axis", json::array({rank - 1})},
@@ -487,16 +489,8 @@ nlohmann::json keras_model_config(Model& model) {
         rank = 2;
         break;
       case LayerKind::kDense:
-        config.update({{"units", spec.units},
-                       {"activation", to_string(spec.activation)},
-                       {"use_bias", true},
-                       {"kernel_initializer", glorot},
-                       {"bias_initializer", zeros},
-                       {"kernel_regularizer", nullptr},
-                       {"bias_regularizer", nullptr},
-                       {"activity_regularizer", nullptr},
-                       {"kernel_constraint", nullptr},
-                       {"bias_constraint", nullptr}});
+        config["units"] = spec.units;
+        config.update(kernel_layer_keys);
         rank = 2;
         break;
     }
