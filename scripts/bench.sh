@@ -1,0 +1,260 @@
+#!/usr/bin/env bash
+# bench.sh — build (Release) and run every benchmark; JSON, logs and a summary
+# into results/bench/.
+#
+#   scripts/bench.sh           # CPU: layers, augmentation, training step, sgemm ceiling;
+#                              # MPI all-reduce (host memory) on 2 and 4 ranks
+#   scripts/bench.sh --gpu     # and bench_cuda (cuBLAS ceiling, NCCL all-reduce on device
+#                              # memory) on 1 GPU and on all GPUs of the node, when there are any
+#
+# Options:
+#   --out DIR          where the results go (default results/bench)
+#   --build-dir DIR    the build directory (default $BUILD_DIR or build)
+#   --min-time S       Google Benchmark's minimum time per row in seconds (default 1;
+#                      0.01 for a smoke run)
+#   --ranks "2 4"      rank counts of the MPI all-reduce benchmark (default "2 4"; more
+#                      ranks than cores are run oversubscribed and say so in their context)
+#   --mpirun "CMD"     launcher prefix that takes the rank count as its next word
+#                      (default "mpirun --oversubscribe --bind-to none [--allow-run-as-root] -np";
+#                      under Slurm e.g. "srun -n")
+#   --filter REGEX     only these bench_cpu rows (default: all)
+#   --gpu              also the CUDA benchmarks (skipped, saying why, without a GPU)
+#   --no-build         use the binaries already in the build directory
+#
+# The BLAS kernel: bench_cpu runs with the environment as it is (OPENBLAS_CORETYPE
+# decides OpenBLAS's kernel; the JSON context records it under "blas" and
+# "OPENBLAS_CORETYPE"). When OPENBLAS_CORETYPE is set, the sgemm and training-step
+# rows are run a second time without it (OpenBLAS's own choice for this CPU) into
+# bench_cpu_native.*, so both kernels are on record.
+#
+# Writes into DIR:
+#   machine.txt                       date, host, CPU model and cores, memory, compiler,
+#                                     MPI, BLAS kernel, git commit, this command
+#   bench_cpu.json, .txt              bench_cpu (--benchmark_out JSON; console log)
+#   bench_cpu_native.json, .txt       Sgemm|TrainStep with OPENBLAS_CORETYPE unset (when it was set)
+#   bench_allreduce_npN.json, .txt    the MPI all-reduce on N ranks
+#   bench_cuda_npN.json, .txt         (--gpu) the GPU ceilings and NCCL on N GPUs
+#   summary.md                        the tables, read from the JSON files above
+# Exit status: 0 when every benchmark ran, 1 when one failed, 2 on bad arguments.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+out=$root/results/bench
+build_dir=${BUILD_DIR:-$root/build}
+min_time=1
+ranks_list="2 4"
+filter=""
+gpu=0
+build=1
+mpirun_cmd=""
+
+usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; }
+die() { echo "bench.sh: $*" >&2; exit 2; }
+while [ $# -gt 0 ]; do
+  case $1 in
+    --out) out=${2:?--out needs a directory}; shift 2 ;;
+    --build-dir) build_dir=${2:?--build-dir needs a directory}; shift 2 ;;
+    --min-time) min_time=${2:?--min-time needs seconds}; shift 2 ;;
+    --ranks) ranks_list=${2:?--ranks needs a list}; shift 2 ;;
+    --mpirun) mpirun_cmd=${2:?--mpirun needs a command}; shift 2 ;;
+    --filter) filter=${2:?--filter needs a regex}; shift 2 ;;
+    --gpu) gpu=1; shift ;;
+    --no-build) build=0; shift ;;
+    -h|--help) usage; exit 0 ;;
+    *) die "unknown argument '$1' (see --help)" ;;
+  esac
+done
+[[ $min_time =~ ^[0-9]*\.?[0-9]+$ ]] || die "--min-time must be a number of seconds, not '$min_time'"
+for n in $ranks_list; do [[ $n =~ ^[1-9][0-9]*$ ]] || die "--ranks: '$n' is not a rank count"; done
+if [ -z "$mpirun_cmd" ]; then
+  mpirun_cmd="mpirun --oversubscribe --bind-to none"
+  [ "$(id -u)" -eq 0 ] && mpirun_cmd+=" --allow-run-as-root"
+  mpirun_cmd+=" -np"
+fi
+read -r -a launcher <<<"$mpirun_cmd"
+python=/usr/bin/python3
+[ -x "$python" ] || python=python3
+
+# ---- build ------------------------------------------------------------------------
+targets=(bench_cpu bench_allreduce)
+if [ "$build" -eq 1 ]; then
+  if [ ! -f "$build_dir/CMakeCache.txt" ]; then
+    generator=()
+    command -v ninja >/dev/null 2>&1 && generator=(-G Ninja)
+    cmake -S "$root" -B "$build_dir" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release
+  fi
+  build_type=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$build_dir/CMakeCache.txt")
+  [ "$build_type" = Release ] || die "$build_dir is a '$build_type' build: benchmarks need Release (use --build-dir)"
+  cmake --build "$build_dir" --target "${targets[@]}" --parallel "$(nproc)"
+  if [ "$gpu" -eq 1 ]; then
+    if cmake --build "$build_dir" --target help | grep -q 'bench_cuda'; then
+      cmake --build "$build_dir" --target bench_cuda --parallel "$(nproc)"
+    else
+      echo "bench.sh: no bench_cuda target in $build_dir (configured without the CUDA backend)" >&2
+    fi
+  fi
+fi
+bench_dir=$build_dir/bench
+for t in "${targets[@]}"; do [ -x "$bench_dir/$t" ] || die "$bench_dir/$t not found (build it, or drop --no-build)"; done
+
+# ---- the machine ------------------------------------------------------------------
+mkdir -p "$out"
+cores=$(nproc)
+cpu_model=$(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -n 1)
+{
+  echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  echo "host: $(hostname)"
+  echo "cpu: ${cpu_model:-unknown}"
+  echo "cores: $cores (nproc); sockets: $(lscpu 2>/dev/null | sed -n 's/^Socket(s): *//p')"
+  echo "memory: $(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)"
+  echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "OPENBLAS_CORETYPE: ${OPENBLAS_CORETYPE:-(unset: OpenBLAS chooses)}"
+  echo "compiler: $(sed -n 's/^CMAKE_CXX_COMPILER:[A-Z]*=//p' "$build_dir/CMakeCache.txt") $(c++ -dumpfullversion 2>/dev/null || true)"
+  echo "mpi: $(mpirun --version 2>/dev/null | head -n 1 || echo unknown)"
+  echo "gpus: $(nvidia-smi -L 2>/dev/null | wc -l)"
+  echo "git: $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$root" diff --quiet 2>/dev/null || echo ' (with local changes)')"
+  # shellcheck disable=SC2016  # single quotes inside the text, not an expansion
+  echo "command: scripts/bench.sh --min-time $min_time --ranks \"$ranks_list\"${filter:+ --filter '$filter'}$([ "$gpu" -eq 1 ] && echo ' --gpu')"
+} >"$out/machine.txt"
+cat "$out/machine.txt"
+
+failed=0
+# run NAME COMMAND...: the console output into NAME.txt, JSON into NAME.json.
+run() {
+  local name=$1
+  shift
+  echo "== $name: $*"
+  if "$@" --benchmark_min_time="$min_time" --benchmark_color=false --benchmark_counters_tabular=false \
+       --benchmark_out="$out/$name.json" --benchmark_out_format=json 2>&1 | tee "$out/$name.txt"; then
+    :
+  else
+    echo "bench.sh: $name failed" >&2
+    failed=1
+  fi
+}
+
+# ---- CPU ---------------------------------------------------------------------------
+rm -f "$out"/bench_cpu*.json "$out"/bench_allreduce_np*.json "$out"/bench_cuda_np*.json
+run bench_cpu "$bench_dir/bench_cpu" ${filter:+--benchmark_filter="$filter"}
+if [ -n "${OPENBLAS_CORETYPE:-}" ]; then
+  run bench_cpu_native env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$bench_dir/bench_cpu" --benchmark_filter='Sgemm|TrainStep'
+fi
+for n in $ranks_list; do
+  run "bench_allreduce_np$n" "${launcher[@]}" "$n" "$bench_dir/bench_allreduce"
+done
+
+# ---- GPU ---------------------------------------------------------------------------
+if [ "$gpu" -eq 1 ]; then
+  gpus=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU' || true)
+  if [ ! -x "$bench_dir/bench_cuda" ]; then
+    echo "bench.sh: --gpu: $bench_dir/bench_cuda does not exist (no CUDA backend in this build): skipped" >&2
+  elif [ "${gpus:-0}" -eq 0 ]; then
+    echo "bench.sh: --gpu: no GPU here (nvidia-smi -L lists none): bench_cuda skipped" >&2
+  else
+    for n in $(printf '%s\n' 1 "$gpus" | sort -nu); do
+      run "bench_cuda_np$n" "${launcher[@]}" "$n" "$bench_dir/bench_cuda"
+    done
+  fi
+fi
+
+# ---- summary -----------------------------------------------------------------------
+"$python" - "$out" <<'PY' || failed=1
+import glob, json, os, re, sys
+
+out = sys.argv[1]
+def load(name):
+    path = os.path.join(out, name)
+    return json.load(open(path)) if os.path.exists(path) else None
+
+def rows(doc, pattern):
+    return [b for b in doc["benchmarks"] if re.search(pattern, b["name"]) and b.get("run_type", "iteration") == "iteration"]
+
+def ms(b):
+    scale = {"ns": 1e-6, "us": 1e-3, "ms": 1.0, "s": 1e3}[b["time_unit"]]
+    return b["real_time"] * scale
+
+def f(x, digits=1):
+    return "—" if x is None else f"{x:,.{digits}f}".replace(",", " ")
+
+def layer_table(doc, prefix, ceiling):
+    fwd = {b["name"].split("/")[1]: b for b in rows(doc, rf"^{prefix}Forward/")}
+    bwd = {b["name"].split("/")[1]: b for b in rows(doc, rf"^{prefix}Backward/")}
+    if not fwd:
+        return []
+    out = ["", f"Per layer at batch {doc['context'].get('layer_batch')} (GEMM layers: % of the {ceiling} ceiling; "
+               "others: GB/s of minimum traffic):", "",
+           f"| layer | forward ms | GFLOP/s | % {ceiling} / GB/s | backward ms | GFLOP/s | % {ceiling} / GB/s |",
+           "| --- | --- | --- | --- | --- | --- | --- |"]
+    def third(b):
+        return f"{f(b['%_of_sgemm'])} %" if "%_of_sgemm" in b else f"{f(b.get('GB/s'))} GB/s"
+    for key in sorted(fwd):
+        a, b = fwd[key], bwd.get(key)
+        out.append(f"| {key} | {f(ms(a), 3)} | {f(a.get('GFLOP/s'))} | {third(a)} | "
+                   f"{f(ms(b), 3) if b else '—'} | {f(b.get('GFLOP/s')) if b else '—'} | {third(b) if b else '—'} |")
+    return out
+
+lines = ["# Benchmark summary", ""]
+machine = open(os.path.join(out, "machine.txt")).read().strip().splitlines()
+lines += ["Machine and command (`machine.txt`):", ""] + [f"    {l}" for l in machine] + [""]
+
+cpu = load("bench_cpu.json")
+if cpu:
+    ctx = cpu["context"]
+    lines += [f"## CPU (`bench_cpu.json`): {ctx.get('threads')} threads, {ctx.get('blas')}", ""]
+    lines += ["| kernel | sgemm 1024³ GFLOP/s | training step | images/s | GFLOP/s | % of sgemm |", "| --- | --- | --- | --- | --- | --- |"]
+    for name in ("bench_cpu.json", "bench_cpu_native.json"):
+        doc = load(name)
+        if not doc:
+            continue
+        kernel = re.search(r"kernel (\w+)", doc["context"].get("blas", "")) 
+        kernel = kernel.group(1) if kernel else "?"
+        sg = rows(doc, r"^BM_Sgemm/")
+        for b in rows(doc, r"^BM_TrainStep/"):
+            batch = b["name"].split("/")[1]
+            lines.append(f"| {kernel} (`{name}`) | {f(sg[0]['GFLOP/s']) if sg else '—'} | batch {batch}, {f(ms(b))} ms | "
+                         f"{f(b.get('images/s'))} | {f(b.get('GFLOP/s'))} | {f(b.get('%_of_sgemm'))} |")
+    aug = rows(cpu, r"^BM_Augment/")
+    if aug:
+        lines += ["", "| augmentation batch | time | images/s |", "| --- | --- | --- |"]
+        for b in aug:
+            lines.append(f"| {b['name'].split('/')[1]} | {f(ms(b), 3)} ms | {f(b.get('images/s'), 0)} |")
+    lines += layer_table(cpu, "BM_Layer", "sgemm")
+
+ar = sorted(glob.glob(os.path.join(out, "bench_allreduce_np*.json")) + glob.glob(os.path.join(out, "bench_cuda_np*.json")),
+            key=lambda p: (os.path.basename(p).split("_np")[0], int(re.search(r"np(\d+)", p).group(1))))
+if ar:
+    docs = [(os.path.basename(p).replace(".json", "").replace("bench_", ""), json.load(open(p))) for p in ar]
+    lines += ["", "## All-reduce (time per call, max over ranks; busbw = 2(p-1)/p · bytes / t)", ""]
+    header = "| size |" + "".join(f" {n} µs | busbw GB/s |" for n, _ in docs)
+    lines += [f"Columns: {', '.join(f'`bench_{n}.json`' + (' (oversubscribed: distorted)' if 'oversubscribed' in d['context'] else '') for n, d in docs)}", "",
+              header, "|---|" + "---|---|" * len(docs)]
+    sizes = []
+    for _, d in docs:
+        for b in rows(d, r"^BM_Allreduce\w+/"):
+            key = b["name"].split("/")[1]
+            if key not in sizes:
+                sizes.append(key)
+    for key in sizes:
+        cells = []
+        for _, d in docs:
+            b = next((b for b in rows(d, r"^BM_Allreduce\w+/") if b["name"].split("/")[1] == key), None)
+            cells.append(f" {f(ms(b) * 1e3, 1)} | {f(b.get('busbw_GB/s'), 3)} |" if b else " — | — |")
+        label = key.replace("bytes:", "") + " B" if key.startswith("bytes:") else "gradient (437 738 floats)"
+        lines.append(f"| {label} |" + "".join(cells))
+
+for name in sorted(glob.glob(os.path.join(out, "bench_cuda_np1.json"))):
+    d = json.load(open(name))
+    lines += ["", f"## GPU (`{os.path.basename(name)}`): {d['context'].get('gpu')}", "", "| GEMM | time ms | GFLOP/s |", "| --- | --- | --- |"]
+    for b in rows(d, r"^BM_Cublas"):
+        lines.append(f"| {b['name'].split('/manual')[0]} | {f(ms(b), 3)} | {f(b.get('GFLOP/s'), 0)} |")
+    fb = rows(d, r"^BM_CudaForwardBackward/")
+    if fb:
+        lines += ["", "| forward + backward | time ms | images/s | GFLOP/s | % of cuBLAS FP32 |", "| --- | --- | --- | --- | --- |"]
+        for b in fb:
+            lines.append(f"| batch {b['name'].split('/')[1]} | {f(ms(b), 3)} | {f(b.get('images/s'), 0)} | "
+                         f"{f(b.get('GFLOP/s'))} | {f(b.get('%_of_sgemm'))} |")
+    lines += layer_table(d, "BM_CudaLayer", "cuBLAS FP32")
+
+open(os.path.join(out, "summary.md"), "w").write("\n".join(lines) + "\n")
+print(f"wrote {os.path.join(out, 'summary.md')}")
+PY
+exit "$failed"
