@@ -1,0 +1,136 @@
+# shellcheck shell=bash
+# preemptible.sh — sourced by the batch scripts in jobs/: start the ranks, pass
+# Slurm's warning signal on to them, and requeue the job when they stop early.
+#
+#   mnist_launch_prefix       fills the array MNIST_LAUNCH with the launcher line
+#                             (srun or mpirun, see MPI_LAUNCHER) for this allocation
+#   mnist_run_preemptible CMD runs CMD in the background and waits for it; returns
+#                             its exit status, after requeueing the job if it was
+#                             stopped by the warning signal
+#
+# The sequence on a cluster (all the scripts ask for --signal=B:USR1@120 and
+# --requeue):
+#   1. 120 s before the time limit slurmctld sends SIGUSR1 to the batch shell only
+#      (B:); a plain `wait` is interruptible, so the trap below runs at once and
+#      sends SIGUSR1 to the launcher (srun and Open MPI's mpirun both forward
+#      SIGUSR1 to every rank);
+#   2. mnist_ddp's ranks agree at the next step boundary to stop, write the
+#      checkpoint (--checkpoint) and exit 3;
+#   3. exit status 3 after SIGUSR1: `scontrol requeue $SLURM_JOB_ID` puts the job
+#      back in the queue with the same job id (so the same RUN_DIR and checkpoint);
+#      its output file is appended to (--open-mode=append) and the next start
+#      continues with --resume auto (SLURM_RESTART_COUNT counts the restarts).
+# A SIGTERM (scancel, or a preemption with PreemptMode=REQUEUE, where Slurm
+# requeues the job itself) is forwarded too, and the ranks checkpoint, but the
+# script does not requeue: a cancelled job stays cancelled. MAX_REQUEUES bounds
+# the self-requeues (a run that can never finish must not loop forever).
+#
+# MNIST_FORWARD=group is for a CMD that is a driver script running many short
+# launches (scripts/scaling.sh): CMD gets its own process group (setsid), a
+# SIGUSR1 ends that whole group with SIGTERM, and the job is requeued whatever
+# CMD's exit status; the batch script skips on its next start what was finished.
+#
+# Variables read: MPI_LAUNCHER (srun | mpirun, default srun), SRUN_MPI (default
+# pmix), SRUN_EXTRA / MPIRUN_EXTRA (more launcher options, split on blanks),
+# MNIST_FORWARD (ranks | group, default ranks), MAX_REQUEUES (default 20), and
+# Slurm's SLURM_* job variables.
+
+# Launcher for one rank per task of the allocation.
+#   srun:   srun --mpi=pmix. Debian's Open MPI 4.1 is built against the same
+#           external PMIx (libpmix2, v4) as Debian's Slurm mpi_pmix plugin;
+#           `srun --mpi=list` must show pmix (else try SRUN_MPI=pmi2, or mpirun).
+#           Since Slurm 22.05 srun no longer inherits --cpus-per-task from
+#           sbatch, so it is passed again here (each rank gets its cores).
+#   mpirun: Open MPI's mpirun reads the allocation from Slurm (ras/slurm) and
+#           starts its daemons with srun itself; for sites without PMIx in Slurm.
+mnist_launch_prefix() {
+  local cpus=${SLURM_CPUS_PER_TASK:-1}
+  case "${MPI_LAUNCHER:-srun}" in
+    srun)
+      MNIST_LAUNCH=(srun --mpi="${SRUN_MPI:-pmix}" --kill-on-bad-exit=1
+                    --ntasks="${SLURM_NTASKS:?not inside a Slurm job}" --cpus-per-task="$cpus" --cpu-bind=cores)
+      # shellcheck disable=SC2206  # a list of words
+      MNIST_LAUNCH+=(${SRUN_EXTRA:-})
+      ;;
+    mpirun)
+      MNIST_LAUNCH=(mpirun -np "${SLURM_NTASKS:?not inside a Slurm job}" --map-by "slot:PE=$cpus" --bind-to core)
+      [ "$(id -u)" -eq 0 ] && MNIST_LAUNCH+=(--allow-run-as-root)
+      # shellcheck disable=SC2206  # a list of words
+      MNIST_LAUNCH+=(${MPIRUN_EXTRA:-})
+      ;;
+    *)
+      echo "preemptible.sh: MPI_LAUNCHER must be srun or mpirun, not '${MPI_LAUNCHER}'" >&2
+      return 2
+      ;;
+  esac
+}
+
+MNIST_STOP_SIGNAL=""
+MNIST_CHILD=""
+
+mnist_forward_signal() {
+  # Remember the first signal: it decides whether to requeue.
+  [ -n "$MNIST_STOP_SIGNAL" ] || MNIST_STOP_SIGNAL=$1
+  [ -n "$MNIST_CHILD" ] || return 0
+  if [ "${MNIST_FORWARD:-ranks}" = group ]; then
+    echo "batch script: SIG$1 received at $(date '+%F %T'), ending process group $MNIST_CHILD" >&2
+    kill -TERM -- "-$MNIST_CHILD" 2>/dev/null
+  else
+    echo "batch script: SIG$1 received at $(date '+%F %T'), forwarding SIGUSR1 to the ranks" >&2
+    kill -USR1 "$MNIST_CHILD" 2>/dev/null
+  fi
+  return 0
+}
+
+# Requeues this job after a stop by SIGUSR1 (not after SIGTERM, not beyond
+# MAX_REQUEUES); returns 0 when it did.
+mnist_requeue() {
+  local restarts=${SLURM_RESTART_COUNT:-0}
+  if [ "$MNIST_STOP_SIGNAL" = TERM ]; then
+    echo "batch script: stopped by SIGTERM (cancelled or preempted): not requeueing"
+  elif [ "$restarts" -ge "${MAX_REQUEUES:-20}" ]; then
+    echo "batch script: already restarted $restarts times (MAX_REQUEUES=${MAX_REQUEUES:-20}): not requeueing" >&2
+  else
+    # Said first: once slurmctld has requeued the job it ends this batch step at once.
+    echo "batch script: requeueing job $SLURM_JOB_ID (restart $((restarts + 1)))"
+    if scontrol requeue "$SLURM_JOB_ID"; then
+      sleep 60 || true
+      return 0
+    fi
+    echo "batch script: scontrol requeue $SLURM_JOB_ID failed; submit again to continue" >&2
+  fi
+  return 1
+}
+
+mnist_run_preemptible() {
+  MNIST_STOP_SIGNAL=""
+  trap 'mnist_forward_signal USR1' USR1
+  trap 'mnist_forward_signal TERM' TERM
+  if [ "${MNIST_FORWARD:-ranks}" = group ]; then
+    # A background child of a non-interactive shell is no group leader, so
+    # setsid makes it one without forking: $! is the new group's id.
+    setsid "$@" &
+  else
+    "$@" &
+  fi
+  MNIST_CHILD=$!
+  local rc
+  # wait returns early (status > 128) whenever a trapped signal arrives: wait
+  # again until the launcher itself has ended.
+  while :; do
+    wait "$MNIST_CHILD"
+    rc=$?
+    kill -0 "$MNIST_CHILD" 2>/dev/null || break
+  done
+  trap - USR1 TERM
+  MNIST_CHILD=""
+  echo "batch script: $(basename "$1") ended with exit status $rc at $(date '+%F %T')"
+  if [ "${MNIST_FORWARD:-ranks}" = group ]; then
+    [ -n "$MNIST_STOP_SIGNAL" ] && mnist_requeue && return 0
+  elif [ "$rc" -eq 3 ]; then
+    # The ranks stopped on a signal and wrote their checkpoint.
+    [ "$MNIST_STOP_SIGNAL" = TERM ] && echo "batch script: the checkpoint is kept for a later --resume auto"
+    mnist_requeue && return 0
+  fi
+  return "$rc"
+}
