@@ -6,6 +6,7 @@
 // over the ranks, so the numbers do not depend on the world size (up to the
 // order of floating-point sums). Only rank 0 prints and writes the report.
 #include "mnist_ddp/app/commands.hpp"
+#include "mnist_ddp/app/device_selection.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -65,12 +66,6 @@ int configure_threads(const Config& config, const Communicator& comm) {
   return threads;
 }
 
-const char* select_device(const Config& config) {
-  if (config.device == Device::kCuda)
-    throw UsageError("--device cuda: this build has no CUDA backend yet; use --device cpu (or auto)");
-  return "cpu";
-}
-
 void check_outputs_writable(const Config& config, Communicator& comm, bool model_output) {
   std::string problem;
   if (comm.is_root()) {
@@ -106,7 +101,7 @@ void print_evaluation(std::ostream& out, const EvalResult& result) {
 int evaluate_command(const Config& config, Communicator& comm) {
   std::ostream& log = std::cout;
   const int threads = configure_threads(config, comm);
-  select_device(config);
+  const SelectedDevice device = select_device(config, comm);  // collective: all ranks agree
   check_outputs_writable(config, comm, false);
 
   // Only the test files: evaluate has no use for the 47 MB of training images.
@@ -124,7 +119,12 @@ int evaluate_command(const Config& config, Communicator& comm) {
         << " per rank\n";
     log.flush();
   }
-  Trainer trainer(config, comm, model, log);
+  const TrainingBackend backend = make_training_backend(device, config, comm, model);
+  if (comm.is_root()) {
+    if (!device.note.empty()) log << "Device auto: evaluating on the CPU: " << device.note << '\n';
+    if (backend.backend) log << "GPU (rank 0): " << backend.description << '\n';
+  }
+  Trainer trainer(config, comm, model, log, backend.backend.get());
   const EvalResult result = trainer.evaluate(test);
 
   if (comm.is_root()) {

@@ -3,11 +3,18 @@
 //
 // Error policy: a usage error is found identically by every rank (they parse
 // the same argv), so each exits with code 2 after MPI_Finalize; rank 0 prints
-// it. Any other failure may hit one rank only, so that rank prints it and
-// calls MPI_Abort, which ends every rank instead of leaving them blocked in
-// the next collective.
+// it. So is a non-finite loss (NumericalFault: every rank sees the same reduced
+// values), which exits 1 the same way. Any other failure may hit one rank
+// only, so that rank prints it and calls MPI_Abort, which ends every rank
+// instead of leaving them blocked in the next collective; a rank that dies or
+// hangs without failing is caught by the communicator's watchdog
+// (--comm-timeout). A stop signal (SIGTERM, SIGINT, SIGUSR1) makes every rank
+// stop after the same step; rank 0 writes the checkpoint, all ranks meet in a
+// barrier (so that no rank's exit makes the launcher kill rank 0 mid-write),
+// and all exit with code 3.
 #include "mnist_ddp/app/run.hpp"
 #include "mnist_ddp/app/commands.hpp"
+#include "mnist_ddp/app/device_selection.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -19,6 +26,7 @@
 
 #include "mnist_ddp/cli/config.hpp"
 #include "mnist_ddp/core/check.hpp"
+#include "mnist_ddp/core/signals.hpp"
 #include "mnist_ddp/cpu/blas.hpp"
 #include "mnist_ddp/data/dataset.hpp"
 #include "mnist_ddp/data/idx.hpp"
@@ -37,6 +45,7 @@ namespace {
 constexpr int kExitOk = 0;
 constexpr int kExitFailure = 1;
 constexpr int kExitUsage = 2;
+constexpr int kExitPreempted = 3;
 
 // A small picture of one image in the terminal, darker pixels as lighter glyphs.
 std::string ascii_image(const MnistSet& set, std::int64_t index) {
@@ -73,12 +82,46 @@ void describe_data(std::ostream& out, const Mnist& data, const TrainValSplit& sp
 
 
 
+// Loads the checkpoint named by --resume into `model` and `trainer` on every
+// rank. With --resume auto, rank 0 picks the newest valid checkpoint (or none)
+// and every rank loads that one, so that all ranks agree even if they would see
+// the files differently.
+void resume_training(const Config& config, Communicator& comm, Model& model, Trainer& trainer, std::ostream& log) {
+  const bool root = comm.is_root();
+  std::ostringstream notes;
+  std::string path = config.resume;
+  if (config.resume == "auto") {
+    std::int32_t choice = -1;  // -1: none, 0: --checkpoint, 1: its .prev
+    if (root) {
+      ResumePoint r = load_newest_checkpoint(config.checkpoint, model, config, comm.size(), notes);
+      if (!r.path.empty()) {
+        choice = r.path == config.checkpoint ? 0 : 1;
+        trainer.restore(r.state);
+      }
+    }
+    comm.broadcast(&choice, sizeof choice, 0);
+    if (root) log << notes.str();
+    if (choice < 0) return;
+    path = choice == 0 ? config.checkpoint : previous_checkpoint_path(config.checkpoint);
+    if (!root) {
+      std::ostringstream ignored;  // rank 0 printed the warnings
+      trainer.restore(load_checkpoint(path, model, config, comm.size(), ignored));
+    }
+  } else {
+    trainer.restore(load_checkpoint(path, model, config, comm.size(), notes));
+    if (root) log << notes.str();
+  }
+  if (root) log << "Resumed from " << path << '\n';
+}
+
 int train_command(const Config& config, Communicator& comm) {
   const bool root = comm.is_root();
   std::ostream& log = std::cout;
+  // From here on SIGTERM, SIGINT and SIGUSR1 stop training at a step boundary.
+  const StopSignalHandlers stop_signals;
 
   const int threads = configure_threads(config, comm);
-  const char* device = select_device(config);
+  const SelectedDevice device = select_device(config, comm);  // collective: all ranks agree
 
   check_outputs_writable(config, comm, true);
   const Mnist data = load_mnist(config.data_dir);
@@ -95,8 +138,10 @@ int train_command(const Config& config, Communicator& comm) {
                      std::to_string(comm.size()) + " ranks)");
 
   if (root) {
-    log << "mnist_ddp: " << comm.size() << (comm.size() == 1 ? " rank" : " ranks") << ", device " << device << ", "
-        << threads << " thread" << (threads == 1 ? "" : "s") << " per rank, " << blas_description() << '\n';
+    log << "mnist_ddp: " << comm.size() << (comm.size() == 1 ? " rank" : " ranks") << ", device "
+        << to_string(device.backend) << ", " << threads << " thread" << (threads == 1 ? "" : "s") << " per rank, "
+        << blas_description() << '\n';
+    if (!device.note.empty()) log << "Device auto: training on the CPU: " << device.note << '\n';
     describe_data(log, data, split, test);
     log << "Global batch " << config.batch_size * comm.size() << " (" << config.batch_size << " per rank), "
         << to_string(config.optimizer) << " lr " << config.lr << ", augmentation "
@@ -107,12 +152,11 @@ int train_command(const Config& config, Communicator& comm) {
   Model model(seed_cnn(), kMnistInput, std::max(config.batch_size, config.eval_batch_size));
   model.initialize(config.seed);
   if (root) log << "Model: seed CNN, " << model.params().size() << " trainable parameters\n";
-  Trainer trainer(config, comm, model, log);
-  if (!config.resume.empty()) {
-    std::ostringstream warnings;
-    trainer.restore(load_checkpoint(config.resume, model, config, comm.size(), warnings));
-    if (root) log << warnings.str() << "Resumed from " << config.resume << '\n';
-  }
+  // The GPU backend (null: the CPU), made before the data is sharded: NCCL's bootstrap is collective.
+  const TrainingBackend backend = make_training_backend(device, config, comm, model);
+  if (root && backend.backend) log << "GPU (rank 0): " << backend.description << '\n';
+  Trainer trainer(config, comm, model, log, backend.backend.get());
+  if (!config.resume.empty()) resume_training(config, comm, model, trainer, log);
   trainer.broadcast_weights();  // identical start on every rank
 
   // Checkpoints at epoch ends: every checkpoint_every epochs and at the last.
@@ -126,7 +170,41 @@ int train_command(const Config& config, Communicator& comm) {
       }
     };
   }
-  const TrainResult fit = trainer.fit(split.train, split.val, checkpoint);
+  TrainResult fit;
+  try {
+    fit = trainer.fit(split.train, split.val, checkpoint);
+  } catch (const NumericalFault& e) {
+    // Every rank stops at the same step: end in order, keeping every file.
+    if (root) {
+      log.flush();
+      std::cerr << "mnist_ddp: error: " << e.what() << '\n';
+      std::cerr << "mnist_ddp: " << config.output << " was not written"
+                << (config.checkpoint.empty() ? std::string()
+                                              : "; the checkpoint " + config.checkpoint + " keeps the last good epoch")
+                << '\n';
+    }
+    comm.barrier();
+    return kExitFailure;
+  }
+  if (const Preemption& p = fit.preempted; p.signal != 0) {
+    if (root) {
+      std::ostringstream where;
+      where << "Preempted by " << signal_name(p.signal) << " at epoch " << p.epoch << " step " << p.step << " (of "
+            << p.steps << "; received by " << p.ranks << " of " << comm.size() << (comm.size() == 1 ? " rank" : " ranks")
+            << ")";
+      if (config.checkpoint.empty()) {
+        log << where.str() << ": no --checkpoint was given, nothing was saved\n";
+      } else {
+        save_checkpoint(config.checkpoint, model, trainer.state(), config, comm.size());
+        log << where.str() << ": checkpoint written to " << config.checkpoint << "; resume with --resume auto\n";
+      }
+      log.flush();
+    }
+    // No rank exits before rank 0 has written: under mpirun a rank's exit
+    // code 3 can make the launcher end the others.
+    comm.barrier();
+    return kExitPreempted;
+  }
   const EvalResult result = trainer.evaluate(test);
 
   // Data parallelism keeps one model: check that it did, bit for bit.
@@ -146,7 +224,8 @@ int train_command(const Config& config, Communicator& comm) {
     const nlohmann::json report = {
         {"program", "mnist_ddp"},
         {"world_size", comm.size()},
-        {"device", device},
+        {"device", to_string(device.backend)},
+        {"device_description", device.backend == Backend::kCuda ? backend.description : std::string("cpu")},
         {"threads_per_rank", threads},
         {"blas", blas_description()},
         {"config", config_to_json(config)},
@@ -189,7 +268,7 @@ int run_main(int argc, char** argv) {
       if (rank == 0) std::cout << (cl.help ? cl.help_text : "mnist_ddp 0.1.0\n");
       return kExitOk;
     }
-    MpiCommunicator comm;
+    MpiCommunicator comm(cl.config.comm_timeout);
     if (cl.config.command == "evaluate") return evaluate_command(cl.config, comm);
     if (cl.config.command == "predict") return predict_command(cl.config, comm);
     return train_command(cl.config, comm);

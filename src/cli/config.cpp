@@ -84,8 +84,10 @@ constexpr const char* kCommandsHelp =
 constexpr const char* kExitCodes =
     "Exit codes:\n"
     "  0  success\n"
-    "  1  runtime failure\n"
-    "  2  bad usage or input\n";
+    "  1  runtime failure (also: a non-finite loss, a rank that died or hangs)\n"
+    "  2  bad usage or input\n"
+    "  3  preempted: SIGTERM, SIGINT or SIGUSR1 stopped training at a step boundary\n"
+    "     and the checkpoint was written; continue with --resume auto\n";
 
 [[noreturn]] void usage_error(const std::string& option, const std::string& what) {
   throw UsageError(option + ": " + what);
@@ -260,12 +262,15 @@ void describe_options(Options& o) {
 
   o.runtime.add_options()
       ("device", str(to_string(d.device))->value_name("NAME"),
-       ("where to train: " + choice_list(kDevices) + " (auto: CUDA when a GPU is visible)").c_str())
+       ("where to train: " + choice_list(kDevices) + " (auto: CUDA when every rank has a GPU of its own; cuda: one GPU per rank, node-local rank i on GPU i)").c_str())
       ("bucket-kb", str(shown(d.bucket_kb))->value_name("N"),
        "all-reduce the gradients in buckets of N KiB started during the backward pass "
        "(0: one all-reduce after it)")
       ("threads", str(shown(d.threads))->value_name("N"),
-       "CPU threads per process (0: the node's cores shared among its ranks)");
+       "CPU threads per process (0: the node's cores shared among its ranks)")
+      ("comm-timeout", str(shown(d.comm_timeout))->value_name("S"),
+       "seconds a collective may wait for the other ranks before the job is ended with a message "
+       "(a rank died or hangs; 0: wait forever)");
 
   o.output.add_options()
       ("output", str(d.output)->value_name("FILE"), "where to save the trained model")
@@ -279,11 +284,13 @@ void describe_options(Options& o) {
   o.files.add_options()
       ("model", str(d.model)->value_name("FILE"), "evaluate, predict: the model file to read")
       ("checkpoint", po::value<std::string>()->value_name("FILE"),
-       "train: write a checkpoint to FILE every --checkpoint-every epochs (empty: none)")
+       "train: write a checkpoint to FILE every --checkpoint-every epochs, at the end and when a stop "
+       "signal arrives, keeping the one before as FILE.prev (empty: none)")
       ("checkpoint-every", str(shown(d.checkpoint_every))->value_name("N"),
        "train: epochs between checkpoints")
       ("resume", po::value<std::string>()->value_name("FILE"),
-       "train: continue the run saved in checkpoint FILE");
+       "train: continue the run saved in checkpoint FILE; 'auto': from the newest valid "
+       "checkpoint of --checkpoint (FILE, else FILE.prev), or from scratch if there is none");
 
   o.hidden.add_options()("command", po::value<std::vector<std::string>>(), "command");
   o.visible.add(o.data).add(o.model).add(o.training).add(o.runtime).add(o.output).add(o.files);
@@ -462,6 +469,12 @@ ParsedCommandLine parse_command_line(int argc, const char* const* argv) {
   if (auto v = given(vm, "checkpoint")) c.checkpoint = *v;
   if (auto v = given(vm, "checkpoint-every")) c.checkpoint_every = positive_int("--checkpoint-every", *v);
   if (auto v = given(vm, "resume")) c.resume = *v;
+  if (c.resume == "auto" && c.checkpoint.empty())
+    usage_error("--resume auto", "needs --checkpoint FILE (the checkpoint to continue from and to keep writing)");
+  if (auto v = given(vm, "comm-timeout")) {
+    c.comm_timeout = parse_double("--comm-timeout", *v);
+    if (c.comm_timeout < 0) usage_error("--comm-timeout", "must be non-negative, got " + quoted(*v));
+  }
   return result;
 }
 

@@ -18,10 +18,7 @@ void Optimizer::step(float* params, const float* grads, double lr) {
   switch (hyper_.kind) {
     case OptimizerKind::kAdam: {
       const double t = static_cast<double>(iterations_);
-      const AdamHyper h{static_cast<float>(lr * std::sqrt(1.0 - std::pow(hyper_.beta2, t)) /
-                                           (1.0 - std::pow(hyper_.beta1, t))),
-                        static_cast<float>(hyper_.beta1), static_cast<float>(hyper_.beta2),
-                        static_cast<float>(hyper_.epsilon)};
+      const AdamHyper h = adam_hyper(lr, hyper_.beta1, hyper_.beta2, hyper_.epsilon, t);
       float* s1 = s0 + count_;
 #pragma omp parallel for schedule(static)
       for (std::int64_t i = 0; i < n; ++i) adam_update(params[i], grads[i], s0[i], s1[i], h);

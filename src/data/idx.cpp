@@ -21,6 +21,7 @@
 #include <limits>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "mnist_ddp/core/check.hpp"
@@ -229,15 +230,22 @@ std::vector<std::uint8_t> read_file_maybe_gzip(const std::string& path) {
   }
   if (f.bad()) fail(path, "read error: " + std::string(std::strerror(errno ? errno : EIO)));
 
-  if (raw.size() >= 2 && raw[0] == 0x1f && raw[1] == 0x8b) return gunzip(raw, path);
+  return gunzip_if_compressed(std::move(raw), path);
+}
+
+std::vector<std::uint8_t> gunzip_if_compressed(std::vector<std::uint8_t> raw, const std::string& name) {
+  if (raw.size() >= 2 && raw[0] == 0x1f && raw[1] == 0x8b) return gunzip(raw, name);
   return raw;
 }
 
 IdxArray read_idx(const std::string& path) { return parse_idx(read_file_maybe_gzip(path), path); }
 
 MnistSet load_mnist_pair(const std::string& images_path, const std::string& labels_path) {
-  IdxArray img = read_idx(images_path);
-  IdxArray lab = read_idx(labels_path);
+  return mnist_set_from_arrays(read_idx(images_path), read_idx(labels_path), images_path, labels_path);
+}
+
+MnistSet mnist_set_from_arrays(IdxArray img, IdxArray lab, const std::string& images_path,
+                               const std::string& labels_path) {
   if (img.dims.size() != 3) {
     fail(images_path, "an image file must have 3 dimensions (count x rows x cols) but this one has " +
                           std::to_string(img.dims.size()) + " (" + dims_text(img.dims) + ")");
@@ -249,6 +257,11 @@ MnistSet load_mnist_pair(const std::string& images_path, const std::string& labe
   if (img.dims[0] != lab.dims[0]) {
     throw InputError(images_path + " has " + std::to_string(img.dims[0]) + " images but " + labels_path +
                      " has " + std::to_string(lab.dims[0]) + " labels");
+  }
+  // Arrays from parse_idx hold exactly count() elements; checked again because
+  // this function takes arrays from any caller.
+  if (img.data.size() != img.count() || lab.data.size() != lab.count()) {
+    throw InputError(images_path + ", " + labels_path + ": element count does not match the dimensions");
   }
   // rows * cols <= file size <= 1 GiB, so each fits an int; checked anyway because
   // parse_idx may be handed larger in-memory data by other callers.

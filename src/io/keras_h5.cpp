@@ -16,7 +16,11 @@
 // H5*close, and every HDF5 call is checked; HDF5's own error stack printing is
 // switched off, and failures become our exceptions: RuntimeError when writing,
 // InputError ("FILE: what is wrong") when reading, since a bad model file is bad
-// input, not a bug. Writing is atomic: "<path>.tmp.<pid>", flush, close, fsync,
+// input, not a bug. Reading trusts nothing the file declares: sizes of
+// attributes and arrays are checked against the file's length before memory is
+// set aside, and weights must be finite. Damage to the HDF5 structure itself is
+// caught by the format's metadata checksums (the 1.8 format written here keeps
+// them); tests/fuzz mutates files at random to check all of this. Writing is atomic: "<path>.tmp.<pid>", flush, close, fsync,
 // rename, so a job killed mid-save leaves the old file or the new one.
 #include "mnist_ddp/io/keras_h5.hpp"
 
@@ -27,6 +31,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -35,6 +41,7 @@
 #include <utility>
 
 #include "mnist_ddp/core/check.hpp"
+#include "mnist_ddp/core/fault_injection.hpp"
 
 namespace mnist_ddp {
 
@@ -251,14 +258,20 @@ bool has_link(hid_t parent, const std::string& name) {
 
 // Reads a string-valued attribute into a list: fixed-length or variable-length
 // strings, a scalar (one element) or 1-D; an attribute with no elements (Keras's
-// empty float64 weight_names) is the empty list.
-std::vector<std::string> read_strings_attr(hid_t obj, const char* name) {
+// empty float64 weight_names) is the empty list. Sizes in a file are claims:
+// the attribute's declared size must fit in `file_bytes` (the file's size)
+// before any memory is set aside for it.
+std::vector<std::string> read_strings_attr(hid_t obj, const char* name, std::uint64_t file_bytes) {
   Handle attr = H5_HANDLE(H5Aopen(obj, name, H5P_DEFAULT), H5Aclose, name);
   Handle space = H5_HANDLE(H5Aget_space(attr), H5Sclose, name);
   const hssize_t n = H5_CHECK(H5Sget_simple_extent_npoints(space), name);
   if (n == 0) return {};
   Handle type = H5_HANDLE(H5Aget_type(attr), H5Tclose, name);
   if (H5_CHECK(H5Tget_class(type), name) != H5T_STRING) throw H5Failure(std::string("attribute '") + name + "' is not text");
+  const auto count = static_cast<std::uint64_t>(n);
+  if (count > file_bytes)
+    throw H5Failure(std::string("attribute '") + name + "' declares " + std::to_string(count) +
+                    " strings, more than the file's " + std::to_string(file_bytes) + " bytes can hold");
   std::vector<std::string> out;
   if (H5_CHECK(H5Tis_variable_str(type), name) > 0) {
     Handle mem = H5_HANDLE(H5Tcopy(H5T_C_S1), H5Tclose, name);
@@ -272,6 +285,10 @@ std::vector<std::string> read_strings_attr(hid_t obj, const char* name) {
   }
   const std::size_t width = H5Tget_size(type);
   if (width == 0) throw H5Failure(std::string("attribute '") + name + "' has size 0");
+  if (width > file_bytes / count)
+    throw H5Failure(std::string("attribute '") + name + "' declares " + std::to_string(count) + " strings of " +
+                    std::to_string(width) + " bytes, more than the file's " + std::to_string(file_bytes) +
+                    " bytes can hold");
   std::vector<char> buffer(width * static_cast<std::size_t>(n) + 1, '\0');
   H5_CHECK(H5Aread(attr, type, buffer.data()), name);
   for (hssize_t i = 0; i < n; ++i) {
@@ -281,8 +298,8 @@ std::vector<std::string> read_strings_attr(hid_t obj, const char* name) {
   return out;
 }
 
-std::string read_string_attr(hid_t obj, const char* name) {
-  std::vector<std::string> v = read_strings_attr(obj, name);
+std::string read_string_attr(hid_t obj, const char* name, std::uint64_t file_bytes) {
+  std::vector<std::string> v = read_strings_attr(obj, name, file_bytes);
   if (v.size() != 1) throw H5Failure(std::string("attribute '") + name + "' is not a single string");
   return v[0];
 }
@@ -313,13 +330,15 @@ struct StagedWeight {
   std::vector<float> values;
 };
 
-void read_contents(hid_t file, const std::string& path, Model& model, LoadedModelFile& result) {
+// `file_bytes`, the file's size, bounds every size the file declares.
+void read_contents(hid_t file, const std::string& path, std::uint64_t file_bytes, Model& model,
+                   LoadedModelFile& result) {
   auto bad = [&](const std::string& what) { return InputError(path + ": " + what); };
 
   if (!has_link(file, "model_weights")) throw bad("no model_weights group (not a Keras model file)");
   Handle weights_group = H5_HANDLE(H5Gopen2(file, "model_weights", H5P_DEFAULT), H5Gclose, "model_weights");
   if (!has_attr(weights_group, "layer_names")) throw bad("model_weights has no layer_names attribute");
-  const std::vector<std::string> file_layers = read_strings_attr(weights_group, "layer_names");
+  const std::vector<std::string> file_layers = read_strings_attr(weights_group, "layer_names", file_bytes);
   auto& layers = model.layers();
   if (file_layers.size() != layers.size())
     throw bad("the file has " + std::to_string(file_layers.size()) + " layers, the model has " +
@@ -335,7 +354,7 @@ void read_contents(hid_t file, const std::string& path, Model& model, LoadedMode
     if (!has_link(weights_group, lname)) throw bad("no group for layer '" + lname + "'");
     Handle g = H5_HANDLE(H5Gopen2(weights_group, lname.c_str(), H5P_DEFAULT), H5Gclose, lname);
     const std::vector<std::string> names =
-        has_attr(g, "weight_names") ? read_strings_attr(g, "weight_names") : std::vector<std::string>{};
+        has_attr(g, "weight_names") ? read_strings_attr(g, "weight_names", file_bytes) : std::vector<std::string>{};
     std::vector<WeightView> weights = layer.weights();
     if (names.size() != weights.size())
       throw bad("layer '" + lname + "' has " + std::to_string(names.size()) + " weights in the file, the model's has " +
@@ -361,6 +380,10 @@ void read_contents(hid_t file, const std::string& path, Model& model, LoadedMode
       StagedWeight s{view.data, std::vector<float>(count)};
       // HDF5 converts float64 files to float here, should someone write one.
       if (count > 0) H5_CHECK(H5Dread(dset, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, s.values.data()), names[w]);
+      // No trained network has NaN or infinite weights; such values are damage
+      // (or a diverged run), and would only make every prediction NaN.
+      if (!std::all_of(s.values.begin(), s.values.end(), [](float v) { return std::isfinite(v); }))
+        throw bad("layer '" + lname + "' " + view.name + " holds NaN or infinite values (damaged file?)");
       staged.push_back(std::move(s));
     }
   }
@@ -369,7 +392,7 @@ void read_contents(hid_t file, const std::string& path, Model& model, LoadedMode
   if (has_link(file, "mnist_ddp")) {
     Handle own = H5_HANDLE(H5Gopen2(file, "mnist_ddp", H5P_DEFAULT), H5Gclose, "mnist_ddp");
     if (has_attr(own, "info")) {
-      const std::string text = read_string_attr(own, "info");
+      const std::string text = read_string_attr(own, "info", file_bytes);
       try {
         result.info = nlohmann::json::parse(text);
       } catch (const nlohmann::json::exception& e) {
@@ -395,6 +418,14 @@ void read_contents(hid_t file, const std::string& path, Model& model, LoadedMode
       const std::vector<std::size_t> shape = dataset_shape(dset, name);
       if (shape.size() != 1) throw bad("/mnist_ddp/" + name + " is not a 1-D array");
       const H5T_class_t cls = dataset_class(dset, name);
+      {
+        // We write these arrays uncompressed: a size beyond the file's is damage.
+        Handle type = H5_HANDLE(H5Dget_type(dset), H5Tclose, name);
+        const std::size_t element = std::max<std::size_t>(H5Tget_size(type), 1);
+        if (shape[0] > file_bytes / element)
+          throw bad("/mnist_ddp/" + name + " declares " + std::to_string(shape[0]) + " values, more than the file's " +
+                    std::to_string(file_bytes) + " bytes can hold");
+      }
       if (cls == H5T_FLOAT) {
         std::vector<float>& v = result.extras.floats[name];
         v.resize(shape[0]);
@@ -522,6 +553,7 @@ void save_keras_h5(const std::string& path, Model& model, const nlohmann::json& 
       throw RuntimeError("cannot write '" + path + "': fsync: " + std::strerror(err));
     }
     ::close(fd);
+    fault_point_before_rename(path);  // tests: SIGKILL here must leave the old file
     if (std::rename(tmp.c_str(), path.c_str()) != 0)
       throw RuntimeError("cannot write '" + path + "': rename: " + std::strerror(errno));
   } catch (const H5Failure& e) {
@@ -556,7 +588,7 @@ LoadedModelFile load_keras_h5(const std::string& path, Model& model) {
   LoadedModelFile result;
   result.info = nlohmann::json::object();
   try {
-    read_contents(file, path, model, result);
+    read_contents(file, path, static_cast<std::uint64_t>(st.st_size), model, result);
   } catch (const H5Failure& e) {
     throw InputError(path + ": damaged or unreadable HDF5 file: " + e.what());
   }

@@ -16,6 +16,7 @@
 #include <filesystem>
 
 #include "mnist_ddp/core/check.hpp"
+#include "mnist_ddp/core/fault_injection.hpp"
 
 namespace mnist_ddp {
 
@@ -65,14 +66,18 @@ void write_file_atomic(const std::string& path, const std::string& contents) {
   // data does, and a crash leaves an empty file at the final path.
   if (err == 0 && ::fsync(fd) != 0) err = errno;
   if (::close(fd) != 0 && err == 0) err = errno;
+  if (err == 0) fault_point_before_rename(path);  // tests: SIGKILL here must leave the old file
   if (err == 0 && std::rename(tmp.c_str(), path.c_str()) != 0) err = errno;
   if (err != 0) {
     ::unlink(tmp.c_str());
     fail(path, std::strerror(err));
   }
 
-  // Make the rename itself durable. Best effort: some file systems refuse
-  // fsync on a directory, and the file is already complete either way.
+  // Make the rename itself durable.
+  sync_parent_directory(path);
+}
+
+void sync_parent_directory(const std::string& path) {
   const int dir_fd = ::open(parent_directory(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dir_fd >= 0) {
     ::fsync(dir_fd);
@@ -113,6 +118,10 @@ nlohmann::json config_to_json(const Config& c) {
   j["output"] = c.output;
   j["report"] = c.report;
   j["progress"] = to_string(c.progress);
+  j["checkpoint"] = c.checkpoint;
+  j["checkpoint_every"] = c.checkpoint_every;
+  j["resume"] = c.resume;
+  j["comm_timeout"] = c.comm_timeout;
   return j;
 }
 

@@ -52,6 +52,7 @@ head -c 3000 "$tmp/ck.h5" >"$tmp/truncated.h5"
 expect_fail "truncated.h5" --resume "$tmp/truncated.h5"
 expect_fail "missing.h5" --resume "$tmp/missing.h5"
 expect_fail "optimizer" --resume "$tmp/ck.h5" --optimizer sgd
+expect_fail "--resume auto: needs --checkpoint" --resume auto
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -287,6 +287,33 @@ TEST(IdxDefect, GzipWithGarbageAfterTheStream) {
   expect_read_error(t.file("extra.gz"), {"extra.gz", "corrupt gzip"});
 }
 
+TEST(IdxDefect, GzipOfAFileWithBadMagic) {
+  // Sound compression around a damaged file: the IDX check names the .gz file.
+  TempDir t;
+  Bytes b = make_idx({3}, {1, 2, 3});
+  b[1] = 0x01;
+  write_gz(t.file("labels.gz"), b);
+  expect_read_error(t.file("labels.gz"), {"labels.gz: bad magic: the first two bytes are 0x00 0x01"});
+}
+
+TEST(IdxDefect, SecondGzipMemberDamaged) {
+  TempDir t;
+  write_gz(t.file("p1.gz"), make_idx({4}, {1, 2, 3, 4}));
+  Bytes joined = read_raw(t.file("p1.gz"));
+  Bytes second{0x1f, 0x8b, 0x08, 0x00, 0, 0, 0, 0, 0x00, 0x03};
+  for (int i = 0; i < 16; ++i) second.push_back(0xFF);
+  joined.insert(joined.end(), second.begin(), second.end());
+  write_file(t.file("joined.gz"), joined);
+  expect_read_error(t.file("joined.gz"), {"joined.gz: corrupt gzip stream"});
+}
+
+TEST(IdxParse, GunzipIfCompressedPassesOtherBytesThrough) {
+  const Bytes raw = make_idx({3}, {1, 2, 3});
+  EXPECT_EQ(mnist_ddp::gunzip_if_compressed(raw, "x"), raw);
+  EXPECT_EQ(mnist_ddp::gunzip_if_compressed({}, "x"), Bytes{});
+  EXPECT_EQ(mnist_ddp::gunzip_if_compressed({0x1f}, "x"), Bytes{0x1f});
+}
+
 TEST(IdxDefect, MissingFile) {
   TempDir t;
   expect_read_error(t.file("nope-idx1-ubyte"), {"nope-idx1-ubyte", "No such file"});
@@ -344,6 +371,30 @@ TEST(MnistPair, LabelsWithTwoDimensions) {
   write_file(t.file("labs-2d"), make_idx({4, 1}, {0, 1, 2, 3}));
   expect_error<InputError>([&] { mnist_ddp::load_mnist_pair(t.file("imgs"), t.file("labs-2d")); },
                            {"labs-2d", "must have 1 dimension", "has 2"});
+}
+
+TEST(MnistPair, LabelOf255) {
+  TempDir t;
+  write_file(t.file("imgs"), make_idx({2, 1, 1}, {0, 0}));
+  write_file(t.file("labs"), make_idx({2}, {3, 255}));
+  expect_error<InputError>([&] { mnist_ddp::load_mnist_pair(t.file("imgs"), t.file("labs")); },
+                           {t.file("labs") + ": label 1 is 255; labels must be 0..9"});
+}
+
+TEST(MnistPair, ArraysFromMemoryAreCheckedLikeFiles) {
+  auto images = mnist_ddp::parse_idx(make_idx({2, 2, 2}, iota_bytes(8)), "mem-images");
+  auto labels = mnist_ddp::parse_idx(make_idx({2}, {1, 2}), "mem-labels");
+  const auto s = mnist_ddp::mnist_set_from_arrays(images, labels, "mem-images", "mem-labels");
+  EXPECT_EQ(s.count, 2);
+  EXPECT_EQ(s.images, iota_bytes(8));
+  images.data.pop_back();  // no longer what the dimensions say
+  expect_error<InputError>([&] { mnist_ddp::mnist_set_from_arrays(images, labels, "mem-images", "mem-labels"); },
+                           {"mem-images, mem-labels: element count does not match the dimensions"});
+  expect_error<InputError>(
+      [&] {
+        mnist_ddp::mnist_set_from_arrays(mnist_ddp::parse_idx(make_idx({3, 1, 1}, {0, 0, 0}), "a"), labels, "a", "b");
+      },
+      {"a has 3 images but b has 2 labels"});
 }
 
 // ---- the standard files in a directory -------------------------------------------

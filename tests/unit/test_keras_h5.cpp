@@ -7,6 +7,11 @@
 // model_config JSON has the tf.keras 2.x Sequential shape. KerasH5Corrupt: files
 // that are not model files (random bytes, a truncated copy, text, a missing file,
 // an HDF5 file without model_weights) are InputError naming the file.
+// KerasH5Malformed: valid HDF5 with the wrong contents (names that are not text
+// or in another order, integer or NaN weights, info that is not JSON, extra
+// arrays of the wrong shape or type or larger than the file, a missing layer
+// group, a flipped metadata bit) is InputError with its own message, leaves the
+// model unchanged and no HDF5 object open. (tests/fuzz mutates files at random.)
 // KerasH5Architecture: a file from another architecture is InputError naming the
 // layer and both shapes. KerasH5Atomic: no temporary files are left behind, and
 // an unwritable path is RuntimeError with no partial file. Keras's own reading of
@@ -19,6 +24,8 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <limits>
 #include <random>
 #include <string>
 #include <vector>
@@ -238,6 +245,223 @@ TEST(KerasH5Corrupt, MissingWeightDatasetIsNamed) {
                             "'batch_normalization_1/moving_variance:0'"),
             std::string::npos)
       << msg;
+}
+
+// ---- structurally valid HDF5, wrong contents: each defect with its message ----------
+
+// Saves the seed CNN to `path`, then lets `edit` change the file through HDF5.
+void save_then_edit(const std::string& path, const std::function<void(hid_t)>& edit) {
+  Model saved = trained_looking_model(8);
+  save_keras_h5(path, saved, {{"kind", "model"}});
+  const hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+  ASSERT_GE(f, 0);
+  edit(f);
+  ASSERT_GE(H5Fclose(f), 0);
+}
+
+// Replaces attribute `name` of object `obj_path` by one of `type` with `n` elements from `data`.
+void replace_attr(hid_t f, const char* obj_path, const char* name, hid_t type, hsize_t n, const void* data) {
+  const hid_t obj = H5Oopen(f, obj_path, H5P_DEFAULT);
+  ASSERT_GE(obj, 0);
+  ASSERT_GE(H5Adelete(obj, name), 0);
+  const hid_t space = n == 0 ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, &n, nullptr);
+  const hid_t a = H5Acreate2(obj, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
+  ASSERT_GE(a, 0);
+  ASSERT_GE(H5Awrite(a, type, data), 0);
+  H5Aclose(a);
+  H5Sclose(space);
+  H5Oclose(obj);
+}
+
+// Replaces dataset `dset_path` by one of `type` and `dims`, written from `data` (memory type `mem`).
+void replace_dataset(hid_t f, const std::string& dset_path, hid_t type, const std::vector<hsize_t>& dims, hid_t mem,
+                     const void* data) {
+  ASSERT_GE(H5Ldelete(f, dset_path.c_str(), H5P_DEFAULT), 0);
+  const hid_t space = H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr);
+  const hid_t d = H5Dcreate2(f, dset_path.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  ASSERT_GE(d, 0);
+  ASSERT_GE(H5Dwrite(d, mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, data), 0);
+  H5Dclose(d);
+  H5Sclose(space);
+}
+
+std::string loaded_error(const std::string& path) {
+  Model model(seed_cnn(), kMnistInput, kBatch);
+  model.initialize(1);
+  const std::vector<float> before = model.params();
+  std::string msg = load_error(path, model);
+  EXPECT_TRUE(same_bits(before, model.params())) << "a failed load must not change the model";
+  EXPECT_EQ(H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_ALL), 0) << "HDF5 objects left open";
+  return msg;
+}
+
+TEST(KerasH5Malformed, LayerNamesThatAreNotText) {
+  TempDir dir;
+  const std::string path = dir.file("m.h5");
+  const std::vector<int> numbers(21, 7);
+  save_then_edit(path, [&](hid_t f) { replace_attr(f, "model_weights", "layer_names", H5T_NATIVE_INT, 21, numbers.data()); });
+  const std::string msg = loaded_error(path);
+  EXPECT_NE(msg.find(path + ": damaged or unreadable HDF5 file: attribute 'layer_names' is not text"), std::string::npos)
+      << msg;
+}
+
+TEST(KerasH5Malformed, LayersInAnotherOrder) {
+  TempDir dir;
+  const std::string path = dir.file("m.h5");
+  Model model(seed_cnn(), kMnistInput, kBatch);
+  std::vector<std::string> names;
+  for (auto& layer : model.layers()) names.push_back(layer->name());
+  std::swap(names[0], names[1]);
+  std::size_t width = 0;
+  for (const auto& n : names) width = std::max(width, n.size());
+  std::vector<char> buffer(width * names.size(), '\0');
+  for (std::size_t i = 0; i < names.size(); ++i) std::memcpy(&buffer[i * width], names[i].data(), names[i].size());
+  save_then_edit(path, [&](hid_t f) {
+    const hid_t type = H5Tcopy(H5T_C_S1);
+    H5Tset_size(type, width);
+    replace_attr(f, "model_weights", "layer_names", type, names.size(), buffer.data());
+    H5Tclose(type);
+  });
+  const std::string msg = loaded_error(path);
+  EXPECT_NE(msg.find(path + ": layer 0 is 'batch_normalization' in the file, 'conv2d' in the model"), std::string::npos)
+      << msg;
+}
+
+TEST(KerasH5Malformed, WeightNamesOfTheWrongCountOrName) {
+  TempDir dir;
+  const std::string one = dir.file("one.h5"), renamed = dir.file("renamed.h5");
+  const char kernel_only[] = "conv2d/kernel:0";
+  save_then_edit(one, [&](hid_t f) {
+    const hid_t type = H5Tcopy(H5T_C_S1);
+    H5Tset_size(type, sizeof kernel_only - 1);
+    replace_attr(f, "model_weights/conv2d", "weight_names", type, 1, kernel_only);
+    H5Tclose(type);
+  });
+  std::string msg = loaded_error(one);
+  EXPECT_NE(msg.find(one + ": layer 'conv2d' has 1 weights in the file, the model's has 2"), std::string::npos) << msg;
+
+  const char swapped[] = "conv2d/bias:0\0\0conv2d/kernel:0";  // two names of width 15, NUL-padded
+  save_then_edit(renamed, [&](hid_t f) {
+    const hid_t type = H5Tcopy(H5T_C_S1);
+    H5Tset_size(type, 15);
+    H5Tset_strpad(type, H5T_STR_NULLPAD);
+    replace_attr(f, "model_weights/conv2d", "weight_names", type, 2, swapped);
+    H5Tclose(type);
+  });
+  msg = loaded_error(renamed);
+  EXPECT_NE(msg.find(renamed + ": layer 'conv2d' weight 0 is 'conv2d/bias:0', expected 'conv2d/kernel:0'"),
+            std::string::npos)
+      << msg;
+}
+
+TEST(KerasH5Malformed, IntegerWeights) {
+  TempDir dir;
+  const std::string path = dir.file("m.h5");
+  const std::vector<int> ints(10, 1);
+  save_then_edit(path, [&](hid_t f) {
+    replace_dataset(f, "model_weights/dense_1/dense_1/bias:0", H5T_STD_I32LE, {10}, H5T_NATIVE_INT, ints.data());
+  });
+  const std::string msg = loaded_error(path);
+  EXPECT_NE(msg.find(path + ": layer 'dense_1' bias is not a floating-point array"), std::string::npos) << msg;
+}
+
+TEST(KerasH5Malformed, NonFiniteWeights) {
+  TempDir dir;
+  const std::string path = dir.file("m.h5");
+  std::vector<float> values(32, 0.5f);
+  values[17] = std::numeric_limits<float>::quiet_NaN();
+  save_then_edit(path, [&](hid_t f) {
+    replace_dataset(f, "model_weights/conv2d/conv2d/bias:0", H5T_IEEE_F32LE, {32}, H5T_NATIVE_FLOAT, values.data());
+  });
+  const std::string msg = loaded_error(path);
+  EXPECT_NE(msg.find(path + ": layer 'conv2d' bias holds NaN or infinite values (damaged file?)"), std::string::npos)
+      << msg;
+}
+
+TEST(KerasH5Malformed, InfoThatIsNotJson) {
+  TempDir dir;
+  const std::string path = dir.file("m.h5");
+  const char text[] = "{\"kind\": \"model\", \"history\": [1, 2";
+  save_then_edit(path, [&](hid_t f) {
+    const hid_t type = H5Tcopy(H5T_C_S1);
+    H5Tset_size(type, sizeof text - 1);
+    replace_attr(f, "mnist_ddp", "info", type, 0, text);
+    H5Tclose(type);
+  });
+  const std::string msg = loaded_error(path);
+  EXPECT_NE(msg.find(path + ": /mnist_ddp info is not valid JSON"), std::string::npos) << msg;
+}
+
+TEST(KerasH5Malformed, ExtraArraysOfTheWrongShapeOrType) {
+  TempDir dir;
+  const std::string two_d = dir.file("2d.h5"), text = dir.file("text.h5");
+  const std::vector<float> values(6, 1.0f);
+  save_then_edit(two_d, [&](hid_t f) {
+    const hid_t space = H5Screate(H5S_SCALAR);  // a placeholder to replace
+    H5Dclose(H5Dcreate2(f, "mnist_ddp/slots", H5T_IEEE_F32LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+    H5Sclose(space);
+    replace_dataset(f, "mnist_ddp/slots", H5T_IEEE_F32LE, {2, 3}, H5T_NATIVE_FLOAT, values.data());
+  });
+  std::string msg = loaded_error(two_d);
+  EXPECT_NE(msg.find(two_d + ": /mnist_ddp/slots is not a 1-D array"), std::string::npos) << msg;
+
+  save_then_edit(text, [&](hid_t f) {
+    const hid_t type = H5Tcopy(H5T_C_S1);
+    H5Tset_size(type, 4);
+    const hsize_t n = 2;
+    const hid_t space = H5Screate_simple(1, &n, nullptr);
+    const hid_t d = H5Dcreate2(f, "mnist_ddp/names", type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    H5Dwrite(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, "abcdefgh");
+    H5Dclose(d);
+    H5Sclose(space);
+    H5Tclose(type);
+  });
+  msg = loaded_error(text);
+  EXPECT_NE(msg.find(text + ": /mnist_ddp/names is neither a float nor an integer array"), std::string::npos) << msg;
+}
+
+TEST(KerasH5Malformed, ExtraArrayLargerThanTheFile) {
+  // A chunked dataset may declare 2^40 elements and store none: the reader must
+  // not set aside memory for what the file cannot hold.
+  TempDir dir;
+  const std::string path = dir.file("m.h5");
+  save_then_edit(path, [&](hid_t f) {
+    const hsize_t n = hsize_t{1} << 40, chunk = 1024;
+    const hid_t space = H5Screate_simple(1, &n, nullptr);
+    const hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_chunk(dcpl, 1, &chunk);
+    const hid_t d = H5Dcreate2(f, "mnist_ddp/huge", H5T_IEEE_F32LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    ASSERT_GE(d, 0);
+    H5Dclose(d);
+    H5Pclose(dcpl);
+    H5Sclose(space);
+  });
+  const std::string msg = loaded_error(path);
+  EXPECT_NE(msg.find(path + ": /mnist_ddp/huge declares 1099511627776 values, more than the file's "), std::string::npos)
+      << msg;
+}
+
+TEST(KerasH5Malformed, MissingLayerGroup) {
+  TempDir dir;
+  const std::string path = dir.file("m.h5");
+  save_then_edit(path, [&](hid_t f) { ASSERT_GE(H5Ldelete(f, "model_weights/max_pooling2d", H5P_DEFAULT), 0); });
+  const std::string msg = loaded_error(path);
+  EXPECT_NE(msg.find(path + ": no group for layer 'max_pooling2d'"), std::string::npos) << msg;
+}
+
+TEST(KerasH5Malformed, DamagedMetadataIsCaughtByItsChecksum) {
+  // The file format written (HDF5 1.8+: superblock v2, v2 object headers) keeps
+  // a checksum on its metadata, so a flipped bit there is found, not believed.
+  TempDir dir;
+  const std::string path = dir.file("m.h5"), flipped = dir.file("flipped.h5");
+  Model saved = trained_looking_model(8);
+  save_keras_h5(path, saved, {{"kind", "model"}});
+  std::string bytes = read_bytes(path);
+  ASSERT_EQ(bytes[8], 2) << "superblock version";
+  bytes[36] ^= 0x04;  // root group object header address
+  write_bytes(flipped, bytes);
+  const std::string msg = loaded_error(flipped);
+  EXPECT_NE(msg.find(flipped + ": damaged or truncated HDF5 file (cannot open it)"), std::string::npos) << msg;
 }
 
 TEST(KerasH5Architecture, OtherShapesAreNamedWithTheLayer) {

@@ -1,11 +1,18 @@
 // test_trainer.cpp — short end-to-end runs of the training loop on real MNIST
 // (single process): the loss must fall, the callbacks must act, evaluation must
-// count every image once.
+// count every image once. TrainerFaults: a stop signal in the middle of an
+// epoch ends fit() after that step with the position in state(), and a run
+// continued from that state ends bitwise where the run left alone ends; a
+// non-finite loss (an absurd learning rate) is a NumericalFault that stops
+// training before any epoch hook (checkpoint) sees the damage.
 #include <gtest/gtest.h>
 
+#include <csignal>
+#include <cstdlib>
 #include <filesystem>
 #include <sstream>
 
+#include "mnist_ddp/core/signals.hpp"
 #include "mnist_ddp/cpu/blas.hpp"
 #include "mnist_ddp/data/dataset.hpp"
 #include "mnist_ddp/data/idx.hpp"
@@ -109,6 +116,97 @@ TEST(TrainerEndToEnd, EarlyStoppingRestoresBestWeights) {
   }
   const EvalResult v = trainer.evaluate(split.val);
   EXPECT_NEAR(v.loss, fit.history[best].val_loss, 1e-9);
+}
+
+TEST(TrainerFaults, StopSignalInsideAnEpochResumesBitwise) {
+  const Mnist* data = real_mnist();
+  if (data == nullptr) GTEST_SKIP() << "MNIST not found at " << MNIST_DDP_DATA_DIR;
+  set_cpu_threads(1);
+  Config config = quick_config();
+  config.batch_size = 32;
+  config.precise_bn_images = 0;  // the moving statistics then carry over from every step
+  const TrainValSplit split = split_validation(take_first(data->train, 320), 0.1);  // 288: 9 steps
+  auto fresh_model = [&] {
+    auto m = std::make_unique<Model>(seed_cnn(), kMnistInput, 250);
+    m->initialize(config.seed);
+    return m;
+  };
+
+  // Left alone.
+  auto whole = fresh_model();
+  std::ostringstream log;
+  SingleProcessCommunicator comm;
+  Trainer left_alone(config, comm, *whole, log);
+  const TrainResult reference = left_alone.fit(split.train, split.val);
+  ASSERT_EQ(reference.preempted.signal, 0);
+
+  // SIGTERM raised after the 12th step (epoch 2, step 3): fit() stops after step 4.
+  clear_stop_signal();
+  auto cut = fresh_model();
+  TrainingState stopped;
+  {
+    const StopSignalHandlers handlers;
+    ::setenv("MNIST_DDP_FAULT_AFTER_STEPS", "12", 1);
+    Trainer trainer(config, comm, *cut, log);
+    ::unsetenv("MNIST_DDP_FAULT_AFTER_STEPS");
+    int hooks = 0;
+    const TrainResult r = trainer.fit(split.train, split.val, [&](const TrainingState&) { ++hooks; });
+    EXPECT_EQ(r.preempted.signal, SIGTERM);
+    EXPECT_EQ(r.preempted.ranks, 1);
+    EXPECT_EQ(r.preempted.epoch, 2);
+    EXPECT_EQ(r.preempted.step, 4);
+    EXPECT_EQ(r.preempted.steps, 9);
+    EXPECT_EQ(hooks, 1);  // epoch 1 only
+    stopped = trainer.state();
+    clear_stop_signal();
+  }
+  EXPECT_EQ(stopped.epochs_done, 1);
+  EXPECT_EQ(stopped.epoch_steps_done, 4);
+  EXPECT_EQ(stopped.epoch_seen, 4 * 32);
+  EXPECT_EQ(stopped.optimizer_iterations, 13);
+  EXPECT_TRUE(stopped.rank_states.empty());  // one rank: the model's own state is it
+  ASSERT_EQ(stopped.history.size(), 1u);
+
+  // Continued in a new process's place: a model given the saved weights.
+  auto resumed = fresh_model();
+  resumed->params() = cut->params();
+  resumed->state() = cut->state();
+  Trainer trainer(config, comm, *resumed, log);
+  trainer.restore(stopped);
+  const TrainResult r = trainer.fit(split.train, split.val);
+  EXPECT_EQ(r.preempted.signal, 0);
+  EXPECT_EQ(r.steps, 9 - 4);
+  EXPECT_TRUE(resumed->params() == whole->params()) << "resumed weights differ from the run left alone";
+  EXPECT_TRUE(resumed->state() == whole->state()) << "resumed BatchNorm statistics differ";
+  ASSERT_EQ(r.history.size(), 2u);
+  EXPECT_NEAR(r.history[1].loss, reference.history[1].loss, 1e-12);
+  EXPECT_EQ(r.history[1].accuracy, reference.history[1].accuracy);
+  EXPECT_EQ(r.history[1].val_loss, reference.history[1].val_loss);
+}
+
+TEST(TrainerFaults, NonFiniteLossStopsBeforeAnyCheckpoint) {
+  const Mnist* data = real_mnist();
+  if (data == nullptr) GTEST_SKIP() << "MNIST not found at " << MNIST_DDP_DATA_DIR;
+  Config config = quick_config();
+  config.epochs = 1;
+  config.lr = 1e30;
+  const TrainValSplit split = split_validation(take_first(data->train, 640), 0.1);
+  SingleProcessCommunicator comm;
+  Model model(seed_cnn(), kMnistInput, 250);
+  model.initialize(config.seed);
+  std::ostringstream log;
+  Trainer trainer(config, comm, model, log);
+  int hooks = 0;
+  try {
+    trainer.fit(split.train, split.val, [&](const TrainingState&) { ++hooks; });
+    ADD_FAILURE() << "--lr 1e30 trained without a NumericalFault";
+  } catch (const NumericalFault& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("non-finite"), std::string::npos) << what;
+    EXPECT_NE(what.find("at epoch 1 step "), std::string::npos) << what;
+    EXPECT_NE(what.find("learning rate 1e+30 too large?"), std::string::npos) << what;
+  }
+  EXPECT_EQ(hooks, 0);
 }
 
 }  // namespace

@@ -33,10 +33,6 @@ nlohmann::json prediction_samples(Model& model, const MnistSet& test, int batch)
 // among its ranks) and returns the count.
 int configure_threads(const Config& config, const Communicator& comm);
 
-// The device to run on ("cpu"); --device cuda is a usage error in a build
-// without the CUDA backend.
-const char* select_device(const Config& config);
-
 // Collective: rank 0 checks that it can create the files named by --output,
 // --report and --checkpoint (those not empty); every rank throws the same
 // UsageError if one cannot be written, before any work is done.

@@ -1,5 +1,6 @@
 // run.hpp — the whole job behind main(): MPI start-up, command dispatch, and
-// the mapping of errors to exit codes (0 ok, 1 runtime failure, 2 usage or bad input).
+// the mapping of errors to exit codes (0 ok, 1 runtime failure, 2 usage or bad
+// input, 3 preempted by a signal after writing the checkpoint).
 #pragma once
 
 namespace mnist_ddp {

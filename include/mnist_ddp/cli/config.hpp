@@ -59,11 +59,16 @@ struct Config {
   std::string model = "mnist_cnn_model.h5";
   // predict: the image files (positional arguments after the command).
   std::vector<std::string> images;
-  // train: write a checkpoint to this path every `checkpoint_every` epochs (empty: none),
-  // and resume from a checkpoint (empty: start afresh).
+  // train: write a checkpoint to this path every `checkpoint_every` epochs, and
+  // when a stop signal arrives (empty: none); the one before is kept as
+  // "<checkpoint>.prev". Resume from a checkpoint (empty: start afresh); "auto":
+  // the newest valid one of --checkpoint and its .prev, or afresh if there is none.
   std::string checkpoint;
   int checkpoint_every = 1;
   std::string resume;
+  // Seconds a blocking collective may wait for the other ranks before the
+  // watchdog ends the job (a rank died or hangs); 0: wait forever.
+  double comm_timeout = 60;
   ProgressMode progress = ProgressMode::kAuto;
 };
 

@@ -25,8 +25,12 @@ struct IdxArray {
 // Parses an in-memory IDX image (already decompressed). `name` is used in messages.
 IdxArray parse_idx(const std::vector<std::uint8_t>& bytes, const std::string& name);
 
-// Reads a whole file, gunzipping it when it starts with the gzip magic.
+// Gunzips `raw` when it starts with the gzip magic (members written back to back
+// are one stream); returns it unchanged otherwise. `name` is used in messages.
 // Guards against decompression bombs: refuses output beyond 1 GiB.
+std::vector<std::uint8_t> gunzip_if_compressed(std::vector<std::uint8_t> raw, const std::string& name);
+
+// Reads a whole file (at most 1 GiB), then gunzip_if_compressed.
 std::vector<std::uint8_t> read_file_maybe_gzip(const std::string& path);
 
 // read_file_maybe_gzip + parse_idx.
@@ -42,8 +46,14 @@ struct MnistSet {
   std::size_t image_size() const { return static_cast<std::size_t>(rows) * cols; }
 };
 
-// Reads an image file (3-D, type 0x08) and a label file (1-D, type 0x08), checks
-// that the counts agree and every label is in 0..9.
+// Checks parsed image and label arrays as a pair — images 3-D, labels 1-D, the
+// same count, every label in 0..9 — and moves their data into a set. The names
+// are used in messages.
+MnistSet mnist_set_from_arrays(IdxArray images, IdxArray labels, const std::string& images_name,
+                               const std::string& labels_name);
+
+// Reads an image file (3-D, type 0x08) and a label file (1-D, type 0x08):
+// read_idx on each, then mnist_set_from_arrays.
 MnistSet load_mnist_pair(const std::string& images_path, const std::string& labels_path);
 
 struct Mnist {

@@ -49,8 +49,11 @@ struct LoadedModelFile {
 
 // Reads the weights (and BatchNorm statistics) of `path` into `model`. The file
 // must describe the same architecture: the same layers in the same order with
-// the same weight shapes; otherwise — or if the file is not HDF5, is truncated,
-// or lacks a dataset — InputError naming the file and what is wrong.
+// the same weight shapes; otherwise — or if the file is not HDF5, is truncated
+// or damaged (HDF5's metadata checksums), lacks a dataset, holds NaN or
+// infinite weights, or declares an array larger than the file — InputError
+// naming the file and what is wrong, with the model left unchanged. Damage is
+// caught; a file crafted to attack libhdf5 itself is not (see tests/fuzz).
 LoadedModelFile load_keras_h5(const std::string& path, Model& model);
 
 }  // namespace mnist_ddp

@@ -16,6 +16,11 @@ namespace mnist_ddp {
 // and the system error (unwritable directory, disk full, ...).
 void write_file_atomic(const std::string& path, const std::string& contents);
 
+// fsync of the directory holding `path`, so that a rename into it survives a
+// crash of the machine. Best effort: some file systems refuse it, and the
+// renamed file is complete either way.
+void sync_parent_directory(const std::string& path);
+
 // Empty if a file can be created at `path` (tried with a temporary file next
 // to it, removed at once), else why not: "cannot write 'x': <strerror>".
 std::string output_problem(const std::string& path);

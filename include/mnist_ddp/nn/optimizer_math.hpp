@@ -17,6 +17,14 @@ struct AdamHyper {
   float beta1, beta2, epsilon;
 };
 
+// Adam's hyper-parameters for update number t (1-based) at learning rate lr:
+// both bias corrections folded into the step size, in double, on the host
+// (the CPU loop and the CUDA kernel then get the same float values).
+inline AdamHyper adam_hyper(double lr, double beta1, double beta2, double epsilon, double t) {
+  return AdamHyper{static_cast<float>(lr * std::sqrt(1.0 - std::pow(beta2, t)) / (1.0 - std::pow(beta1, t))),
+                   static_cast<float>(beta1), static_cast<float>(beta2), static_cast<float>(epsilon)};
+}
+
 MNIST_HD void adam_update(float& p, float g, float& m, float& v, const AdamHyper& h) {
   m += (g - m) * (1.0f - h.beta1);
   v += (g * g - v) * (1.0f - h.beta2);

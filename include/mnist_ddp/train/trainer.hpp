@@ -6,14 +6,24 @@
 // statistics are averaged over the ranks, the validation set is evaluated in
 // shards and reduced, rank 0 runs EarlyStopping and ReduceLROnPlateau, and its
 // Decision is broadcast and applied by all. Only rank 0 prints.
+//
+// Faults, at every step and agreed by all ranks through one small all-reduce
+// next to the gradients' ({batch loss, stop signals seen}): a non-finite loss
+// or reduced gradient (or weights after the update) ends training with a
+// NumericalFault before anything is written; a stop signal (core/signals.hpp)
+// on any rank ends it after that step on every rank, with the position inside
+// the epoch in state() so that a checkpoint continues the run bit for bit.
 #pragma once
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <ostream>
 #include <vector>
 
 #include "mnist_ddp/cli/config.hpp"
+#include "mnist_ddp/core/check.hpp"
+#include "mnist_ddp/core/fault_injection.hpp"
 #include "mnist_ddp/data/idx.hpp"
 #include "mnist_ddp/data/sampler.hpp"
 #include "mnist_ddp/dist/communicator.hpp"
@@ -21,6 +31,7 @@
 #include "mnist_ddp/nn/optimizer.hpp"
 #include "mnist_ddp/train/callbacks.hpp"
 #include "mnist_ddp/train/metrics.hpp"
+#include "mnist_ddp/train/step_backend.hpp"
 
 namespace mnist_ddp {
 
@@ -44,11 +55,30 @@ struct TrainTimes {
   double data = 0, compute = 0, communication = 0, evaluation = 0;
 };
 
-// Everything that continues a run at an epoch boundary, bit for bit: with the
-// model's weights and BatchNorm state, this is what a checkpoint holds. The
-// random streams need no state: they are addressed by (seed, epoch, sample).
+// A non-finite training loss, gradient or weight. Every rank finds it at the
+// same step (it is checked on reduced values and on weights that are identical
+// everywhere), so the job can end in order, without MPI_Abort, with exit code 1.
+class NumericalFault : public RuntimeError {
+ public:
+  using RuntimeError::RuntimeError;
+};
+
+// Everything that continues a run, bit for bit, at an epoch boundary or (after
+// a stop signal) between two steps of an epoch: with the model's weights and
+// BatchNorm state, this is what a checkpoint holds. The random streams need no
+// state: they are addressed by (seed, epoch, sample), and dropout by the step.
 struct TrainingState {
   int epochs_done = 0;
+  // Inside epoch epochs_done + 1: the steps already made, and the partial
+  // training metrics summed over all ranks and the seconds spent (0 at an
+  // epoch boundary).
+  std::int64_t epoch_steps_done = 0;
+  double epoch_loss_sum = 0;
+  std::int64_t epoch_correct = 0, epoch_seen = 0;
+  double epoch_seconds = 0;
+  // Inside an epoch on several ranks: every rank's BatchNorm moving statistics
+  // (rank-major), which differ until the epoch's end averages them.
+  std::vector<float> rank_states;
   bool stopped = false;                  // EarlyStopping ended the run
   double lr = 0;
   CallbacksState callbacks;
@@ -59,7 +89,17 @@ struct TrainingState {
   std::vector<float> optimizer_slots;
 };
 
+// Where a stop signal ended training (signal 0: it was not stopped).
+struct Preemption {
+  int signal = 0;          // the signal's number (SIGTERM, SIGINT, SIGUSR1)
+  int ranks = 0;           // how many ranks had received one
+  int epoch = 0;           // 1-based epoch in progress
+  std::int64_t step = 0;   // steps made in it
+  std::int64_t steps = 0;  // steps per epoch
+};
+
 struct TrainResult {
+  Preemption preempted;              // signal != 0: stopped early; state() holds the position
   std::vector<EpochRecord> history;
   int best_epoch = -1;               // 1-based, -1 if none
   bool stopped_early = false;
@@ -73,16 +113,22 @@ struct TrainResult {
 class Trainer {
  public:
   // The model must have been built with max_batch >= max(batch_size, eval_batch_size).
-  Trainer(const Config& config, Communicator& comm, Model& model, std::ostream& log);
+  // The arithmetic runs on `backend` (train/step_backend.hpp; e.g. the GPU's,
+  // which must outlive the trainer), or on a CpuStepBackend of the trainer's own
+  // when it is null. `model` stays the host copy of the weights either way.
+  Trainer(const Config& config, Communicator& comm, Model& model, std::ostream& log, StepBackend* backend = nullptr);
 
   // Called on every rank after each epoch with the state to checkpoint.
   using EpochHook = std::function<void(const TrainingState&)>;
 
   // Trains on `train`, validating on `val` (may be empty: then callbacks are
-  // skipped), from the restored state if restore() was called.
+  // skipped), from the restored state if restore() was called. Returns early,
+  // with result.preempted set, when a stop signal was received on any rank
+  // (polled at every step). Throws NumericalFault on a non-finite value.
   TrainResult fit(const MnistSet& train, const MnistSet& val, const EpochHook& after_epoch = {});
 
-  // The state after the last completed epoch (optimizer slots included).
+  // The state after the last completed epoch, or after the last step when a
+  // signal stopped training (optimizer slots included).
   TrainingState state() const;
   // Continue from a checkpoint: the model's weights must be loaded separately.
   void restore(const TrainingState& state);
@@ -94,22 +140,25 @@ class Trainer {
   void broadcast_weights();
 
  private:
-  void fill_batch(const MnistSet& set, const std::vector<std::int64_t>& ids, std::uint32_t epoch, bool augment);
   // Precise BatchNorm: moving statistics := mean of the batch statistics over
   // the first config.precise_bn_images samples of this epoch's shard order.
   void recompute_batchnorm_statistics(const MnistSet& train, const ShardSampler& sampler);
+  // Collective: every rank's BatchNorm moving statistics into state_.rank_states.
+  void gather_rank_states();
+  // Throws NumericalFault naming `what` and the position unless `finite` (no NaN or infinity in it).
+  void check_finite(bool finite, const char* what, int epoch, std::int64_t step, double lr) const;
 
   const Config& config_;
   Communicator& comm_;
   Model& model_;
   std::ostream& log_;
   Optimizer optimizer_;
-  std::vector<float> x_;               // (batch, 28, 28, 1)
-  std::vector<std::uint8_t> y_;        // (batch)
-  std::vector<float> dlogits_;         // (batch, classes)
+  std::unique_ptr<StepBackend> own_backend_;  // the CPU backend, when none was given
+  StepBackend& backend_;
   TrainTimes times_;
   EpochCallbacks callbacks_;
   TrainingState state_;
+  StepFault fault_;                    // test hook: MNIST_DDP_FAULT_* (core/fault_injection.hpp)
 };
 
 }  // namespace mnist_ddp

@@ -1,0 +1,67 @@
+// batchnorm.hpp — BatchNormalization over all axes but the channel, on the GPU.
+//
+// The CPU layer's semantics (cpu/batchnorm.hpp) with cuDNN doing the work:
+//  - the NHWC batch is given to cuDNN as the matrix it is, (n·h·w, c, 1, 1)
+//    fully packed NCHW: spatial mode then reduces each channel over all n·h·w
+//    rows, exactly the CPU layer's sums (after Dense, rows = n: per-activation).
+//  - training: cudnnBatchNormalizationForwardTraining normalises with the
+//    batch mean and biased variance and saves the mean and 1/sqrt(var + eps)
+//    for backward.
+//  - moving averages: NOT cuDNN's (it averages the unbiased variance, with a
+//    fixed factor): cuDNN is asked for no running update, and a small kernel
+//    applies the CPU rule, moving = moving·m + batch·(1 - m) with
+//    m = debiased_momentum(momentum, step) (or the context's bn_momentum), to
+//    the saved statistics (batchnorm_math.hpp). m is computed on the host and
+//    passed by value: no synchronisation.
+//  - a training batch of a single row per channel (after Dense, a last batch of
+//    one sample): variance 0, y = β; done by a small kernel rather than asking
+//    cuDNN for statistics of one value.
+//  - inference: cudnnBatchNormalizationForwardInference with the moving averages.
+//  - backward after a training forward: cudnnBatchNormalizationBackward with
+//    the saved statistics; after an inference forward (the statistics are then
+//    constants): an own kernel, as cuDNN has no such mode.
+#pragma once
+
+#include "mnist_ddp/cuda/layer.hpp"
+#include "mnist_ddp/cuda/raii.hpp"
+
+namespace mnist_ddp::cuda {
+
+class BatchNormCuda final : public CudaLayer {
+ public:
+  BatchNormCuda(const std::string& name, Shape3 in, float epsilon, float momentum, CudaContext& ctx);
+  LayerKind kind() const override { return LayerKind::kBatchNorm; }
+  std::size_t param_count() const override { return 2 * static_cast<std::size_t>(c_); }
+  std::size_t state_count() const override { return 2 * static_cast<std::size_t>(c_); }
+  void bind(float* params, float* grads, float* state) override;
+  void reserve(int max_batch) override;
+  void forward(const float* x, float* y, int n, const ForwardContext& ctx) override;
+  void backward(const float* x, const float* y, float* dy, float* dx, int n) override;
+
+ private:
+  int c_;
+  float eps_, momentum_;
+  float *gamma_ = nullptr, *beta_ = nullptr, *dgamma_ = nullptr, *dbeta_ = nullptr;
+  float *moving_mean_ = nullptr, *moving_var_ = nullptr;
+  DeviceBuffer<float> save_mean_, save_invstd_;  // (c) of the last training batch
+  DeviceBuffer<float> dx_scratch_;               // cuDNN always writes dx: where it goes for the first layer
+  BatchDescriptors x_desc_;                      // (n·h·w, c, 1, 1): rows of channels
+  TensorDescriptor param_desc_;                  // (1, c, 1, 1)
+  bool last_training_ = false;
+  int max_batch_ = 0;
+};
+
+// ---- kernels of this layer (batchnorm.cu) ------------------------------------------------
+
+// moving_{mean,var}[j] = moving·m + batch·(1 - m) from cuDNN's saved mean and inverse std.
+void batchnorm_moving_update(float* moving_mean, float* moving_var, const float* save_mean,
+                             const float* save_invstd, int c, float epsilon, float momentum, cudaStream_t stream);
+
+// Backward of y = x·γ/sqrt(v + ε) + (β - m·γ/sqrt(v + ε)) with the moving m, v as
+// constants: dβ = Σ dy, dγ = Σ dy·(x - m)/sqrt(v + ε), dx = dy·γ/sqrt(v + ε) (dx may be null).
+// x, dy, dx: (rows, c) row-major.
+void batchnorm_inference_backward(const float* x, const float* dy, float* dx, std::size_t rows, int c,
+                                  const float* gamma, const float* moving_mean, const float* moving_var, float epsilon,
+                                  float* dgamma, float* dbeta, cudaStream_t stream);
+
+}  // namespace mnist_ddp::cuda

@@ -1,0 +1,74 @@
+// conv2d.hpp — Conv2D, 'same' padding, stride 1, fused activation, on the GPU (cuDNN).
+//
+// Tensors are NHWC, as on the CPU. The kernel is stored in Keras's layout
+// (kh, kw, cin, cout) in the model's flat buffer; cuDNN's NHWC filter layout is
+// (cout, kh, kw, cin), so each forward transposes the kernel into a scratch
+// filter (cublasSgeam; 74k floats at most for the seed CNN) and each backward
+// transposes the filter gradient back. Bias: cublasSger with a vector of ones;
+// its gradient: cublasSgemv. Activation: FusedActivation (cuDNN).
+//
+// Algorithms are chosen per batch size, once, on first use (training batch,
+// last batch, evaluation batch): measured with cudnnFind*Algorithm or taken
+// from cudnnGet*Algorithm_v7 (CudaOptions::conv_search), among those whose
+// workspace fits CudaOptions::workspace_limit, using TF32 only when allowed,
+// and deterministic ones first when CudaOptions::deterministic. Their
+// workspace is reserved in the shared context workspace at that point.
+//
+// cuDNN 9 marks this (legacy) convolution API deprecated in favour of its graph
+// API, but supports it fully; it is the one with algorithm search and a
+// stable C interface, and all this layer needs.
+#pragma once
+
+#include <map>
+#include <string>
+
+#include "mnist_ddp/cuda/activation.hpp"
+#include "mnist_ddp/cuda/layer.hpp"
+#include "mnist_ddp/cuda/raii.hpp"
+
+namespace mnist_ddp::cuda {
+
+class Conv2DCuda final : public CudaLayer {
+ public:
+  Conv2DCuda(const std::string& name, Shape3 in, int filters, int kernel, Activation act, CudaContext& ctx);
+  LayerKind kind() const override { return LayerKind::kConv2D; }
+  std::size_t param_count() const override { return kernel_count() + cout_; }
+  void bind(float* params, float* grads, float* state) override;
+  void reserve(int max_batch) override;
+  void forward(const float* x, float* y, int n, const ForwardContext& ctx) override;
+  void backward(const float* x, const float* y, float* dy, float* dx, int n) override;
+  std::string describe() const override;
+
+ private:
+  // One direction's choice: algorithm, its math type and workspace for a batch size.
+  struct Choice {
+    int algo = -1;
+    cudnnMathType_t math = CUDNN_FMA_MATH;
+    std::size_t workspace = 0;
+    bool deterministic = true;
+    bool chosen() const { return algo >= 0; }
+  };
+  struct Plan {
+    Choice fwd, bwd_data, bwd_filter;
+  };
+  std::size_t kernel_count() const { return static_cast<std::size_t>(k_) * k_ * cin_ * cout_; }
+  Plan& plan(int n);
+  void choose_forward(int n, Plan& p);
+  void choose_backward_filter(int n, Plan& p);
+  void choose_backward_data(int n, Plan& p);
+  // Sets the convolution descriptor's math type for a chosen algorithm.
+  void use_math(cudnnMathType_t math);
+
+  int k_, cin_, cout_;
+  FusedActivation act_;
+  float *w_ = nullptr, *b_ = nullptr, *dw_ = nullptr, *db_ = nullptr;  // Keras layout, model buffers
+  DeviceBuffer<float> filter_, dfilter_;                                // cuDNN layout (cout, kh, kw, cin)
+  BatchDescriptors x_desc_, y_desc_;  // NHWC, for the convolutions
+  BatchDescriptors y_rows_;          // y as a matrix, for the activation
+  FilterDescriptor filter_desc_;
+  ConvolutionDescriptor conv_desc_;
+  std::map<int, Plan> plans_;
+  int max_batch_ = 0;
+};
+
+}  // namespace mnist_ddp::cuda

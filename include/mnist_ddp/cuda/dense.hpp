@@ -1,0 +1,33 @@
+// dense.hpp — fully connected layer with a fused activation, on the GPU (cuBLAS):
+// Y(n×out) = X(n×in) · W(in×out) + b, W in Keras's (in, out) layout, as on the CPU.
+//
+// Row-major products become column-major cublasSgemm calls with the operands
+// swapped (layout.hpp, row_major_gemm): forward Y = X·W, backward
+// dW = Xᵀ·dY and dX = dY·Wᵀ. Bias: cublasSger with a vector of ones; its
+// gradient: cublasSgemv. Activation: FusedActivation (cuDNN).
+#pragma once
+
+#include "mnist_ddp/cuda/activation.hpp"
+#include "mnist_ddp/cuda/layer.hpp"
+#include "mnist_ddp/cuda/raii.hpp"
+
+namespace mnist_ddp::cuda {
+
+class DenseCuda final : public CudaLayer {
+ public:
+  DenseCuda(const std::string& name, Shape3 in, int units, Activation act, CudaContext& ctx);
+  LayerKind kind() const override { return LayerKind::kDense; }
+  std::size_t param_count() const override { return static_cast<std::size_t>(in_) * out_ + out_; }
+  void bind(float* params, float* grads, float* state) override;
+  void reserve(int max_batch) override;
+  void forward(const float* x, float* y, int n, const ForwardContext& ctx) override;
+  void backward(const float* x, const float* y, float* dy, float* dx, int n) override;
+
+ private:
+  int in_, out_;
+  FusedActivation act_;
+  float *w_ = nullptr, *b_ = nullptr, *dw_ = nullptr, *db_ = nullptr;
+  BatchDescriptors y_desc_;  // (n, units, 1, 1)
+};
+
+}  // namespace mnist_ddp::cuda

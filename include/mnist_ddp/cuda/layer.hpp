@@ -1,0 +1,67 @@
+// layer.hpp — the GPU layer contract, the CPU one (nn/layer.hpp) on device memory.
+//
+// A CudaLayer mirrors mnist_ddp::Layer: same parameter and state counts, the
+// same flat layout inside the Model's buffers (Keras order and shape), the same
+// forward/backward signature and "overwrite" gradient mode. Every pointer is a
+// device pointer; every operation is queued on the context's stream and
+// returns without waiting for it. Tensors are NHWC batches, as on the CPU.
+//
+// ForwardContext is the CPU one, with one difference: for a training forward
+// with dropout, ctx.sample_ids must point to DEVICE memory (n int64 ids).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "mnist_ddp/cuda/context.hpp"
+#include "mnist_ddp/nn/layer.hpp"
+#include "mnist_ddp/nn/spec.hpp"
+
+namespace mnist_ddp::cuda {
+
+class CudaLayer {
+ public:
+  CudaLayer(std::string name, Shape3 in, Shape3 out, CudaContext& ctx)
+      : name_(std::move(name)), in_(in), out_(out), ctx_(ctx) {}
+  virtual ~CudaLayer() = default;
+  CudaLayer(const CudaLayer&) = delete;
+  CudaLayer& operator=(const CudaLayer&) = delete;
+
+  const std::string& name() const { return name_; }
+  Shape3 input_shape() const { return in_; }
+  Shape3 output_shape() const { return out_; }
+  virtual LayerKind kind() const = 0;
+
+  virtual std::size_t param_count() const { return 0; }
+  virtual std::size_t state_count() const { return 0; }
+  // Points the layer at its slices of the model's flat device buffers.
+  virtual void bind(float* /*params*/, float* /*grads*/, float* /*state*/) {}
+  // Device scratch and workspace for up to `max_batch` samples; chooses algorithms.
+  virtual void reserve(int /*max_batch*/) {}
+
+  // x: (n, in), y: (n, out), device.
+  virtual void forward(const float* x, float* y, int n, const ForwardContext& ctx) = 0;
+  // x, y: this layer's input and output from the last forward; dy: (n, out), may be
+  // overwritten; dx: (n, in) or null (first layer: no data gradient is computed).
+  virtual void backward(const float* x, const float* y, float* dy, float* dx, int n) = 0;
+
+  // One line on how the layer runs (e.g. the chosen cuDNN algorithms); may be empty.
+  virtual std::string describe() const { return {}; }
+
+ protected:
+  CudaContext& context() const { return ctx_; }
+  cudaStream_t stream() const { return ctx_.stream(); }
+
+ private:
+  std::string name_;
+  Shape3 in_, out_;
+  CudaContext& ctx_;
+};
+
+// The GPU layer for a spec (the softmax of the last Dense is fused into the loss,
+// as on the CPU). `layer_index` is the layer's position in the model (dropout stream).
+std::unique_ptr<CudaLayer> make_cuda_layer(const LayerSpec& spec, Shape3 in, const std::string& name,
+                                           std::uint32_t layer_index, CudaContext& ctx);
+
+}  // namespace mnist_ddp::cuda

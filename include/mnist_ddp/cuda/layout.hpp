@@ -1,0 +1,141 @@
+// layout.hpp — the shape and index arithmetic of the GPU backend, host-only and header-only.
+//
+// Everything here is plain integer arithmetic with no CUDA dependency, so the
+// unit tests check it on any machine (tests/unit/test_cuda_shapes.cpp):
+//  - the cuDNN view of an NHWC tensor (dims in cuDNN's n, c, h, w order and
+//    element strides);
+//  - layer output shapes exactly as the CPU layers compute them;
+//  - Keras's kernel layout (kh, kw, cin, cout) against cuDNN's NHWC filter
+//    layout (cout, kh, kw, cin): a transpose of a (kh·kw·cin) × cout matrix;
+//  - row-major matrix products expressed as the column-major cuBLAS calls that
+//    compute them (the operands swap places: Cᵀ = op(B)ᵀ·op(A)ᵀ);
+//  - the activation memory of a model (FLOP counts: bench/layer_flops.hpp);
+//  - grid sizes for grid-stride kernels.
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "mnist_ddp/nn/spec.hpp"
+
+namespace mnist_ddp::cuda {
+
+// ---- tensors ---------------------------------------------------------------------------
+
+// cuDNN's 4-D description of n samples of an NHWC tensor: sizes in (n, c, h, w)
+// order and the element stride of each.
+struct Dims4 {
+  int n, c, h, w;
+  int stride_n, stride_c, stride_h, stride_w;
+};
+
+inline Dims4 nhwc_dims(int n, Shape3 s) { return {n, s.c, s.h, s.w, s.h * s.w * s.c, 1, s.w * s.c, s.c}; }
+
+// Element offset of (b, y, x, ch) in an NHWC batch.
+inline std::size_t nhwc_offset(const Dims4& d, int b, int y, int x, int ch) {
+  return static_cast<std::size_t>(b) * d.stride_n + static_cast<std::size_t>(y) * d.stride_h +
+         static_cast<std::size_t>(x) * d.stride_w + static_cast<std::size_t>(ch) * d.stride_c;
+}
+
+// ---- layer shapes (the CPU layers' rules) ---------------------------------------------------
+
+// Conv2D, 'same' padding, stride 1: spatial size kept, `filters` channels.
+inline Shape3 conv_same_output(Shape3 in, int filters) { return Shape3{in.h, in.w, filters}; }
+inline int conv_same_padding(int kernel) { return kernel / 2; }
+
+// MaxPooling2D, window = stride, 'valid': floor(size / window).
+inline Shape3 pool_output(Shape3 in, int window) { return Shape3{in.h / window, in.w / window, in.c}; }
+
+// The output shape of one layer, and of each layer of `specs` applied to `input`.
+inline Shape3 layer_output_shape(const LayerSpec& spec, Shape3 in) {
+  switch (spec.kind) {
+    case LayerKind::kConv2D: return conv_same_output(in, spec.units);
+    case LayerKind::kMaxPool: return pool_output(in, spec.kernel);
+    case LayerKind::kFlatten: return Shape3{1, 1, static_cast<int>(in.size())};
+    case LayerKind::kDense: return Shape3{1, 1, spec.units};
+    case LayerKind::kBatchNorm:
+    case LayerKind::kDropout: return in;
+  }
+  return in;
+}
+
+inline std::vector<Shape3> layer_output_shapes(const std::vector<LayerSpec>& specs, Shape3 input) {
+  std::vector<Shape3> shapes;
+  Shape3 s = input;
+  for (const LayerSpec& spec : specs) {
+    s = layer_output_shape(spec, s);
+    shapes.push_back(s);
+  }
+  return shapes;
+}
+
+// ---- kernels: Keras (kh, kw, cin, cout) vs cuDNN NHWC filters (cout, kh, kw, cin) ----------
+
+inline std::size_t keras_kernel_index(int ky, int kx, int ci, int co, int kw, int cin, int cout) {
+  return ((static_cast<std::size_t>(ky) * kw + kx) * cin + ci) * cout + co;
+}
+inline std::size_t cudnn_filter_index(int ky, int kx, int ci, int co, int kh, int kw, int cin) {
+  return ((static_cast<std::size_t>(co) * kh + ky) * kw + kx) * cin + ci;
+}
+
+// ---- row-major products as column-major cuBLAS calls ------------------------------------
+
+enum class Op { kN, kT };
+
+// A cuBLAS sgemm call: C(m×n) = op_first(First) · op_second(Second), column-major.
+struct ColumnMajorGemm {
+  Op op_first, op_second;
+  int m, n, k;
+  int ld_first, ld_second, ldc;
+};
+
+// Row-major C(M×N) = op(A)(M×K) · op(B)(K×N) with leading dimensions lda, ldb, ldc
+// (row-major: the row lengths of the stored arrays). A row-major array read
+// column-major is its transpose, so cuBLAS computes Cᵀ = op(B)ᵀ · op(A)ᵀ:
+// First = B, Second = A, m = N, n = M.
+inline ColumnMajorGemm row_major_gemm(Op op_a, Op op_b, int M, int N, int K, int lda, int ldb, int ldc) {
+  return ColumnMajorGemm{op_b, op_a, N, M, K, ldb, lda, ldc};
+}
+
+// A cuBLAS sgeam call that writes the transpose of a row-major rows×cols matrix
+// into a row-major cols×rows one: C(m×n) = op(A)ᵀ, column-major.
+struct ColumnMajorTranspose {
+  int m, n;
+  int lda, ldc;
+};
+inline ColumnMajorTranspose row_major_transpose(int rows, int cols) {
+  return ColumnMajorTranspose{rows, cols, cols, rows};
+}
+
+// A row-major rows×cols matrix Y seen column-major (cols×rows, ld = cols):
+// bias broadcast Y += 1·bᵀ is cublasSger(m = cols, n = rows, x = b, y = ones);
+// column sums db = Yᵀ·1 is cublasSgemv(N, m = cols, n = rows, x = ones).
+struct ColumnMajorRows {
+  int m, n, lda;
+};
+inline ColumnMajorRows row_major_rows(int rows, int cols) { return ColumnMajorRows{cols, rows, cols}; }
+
+// ---- memory -----------------------------------------------------------------------------------
+
+// Floats of activation storage that CudaModel keeps for `batch` samples
+// (one output buffer per layer, two gradient buffers of the widest tensor).
+inline std::size_t model_activation_floats(const std::vector<LayerSpec>& specs, Shape3 input, int batch) {
+  std::size_t outputs = 0, widest = input.size();
+  for (const Shape3& s : layer_output_shapes(specs, input)) {
+    outputs += s.size();
+    widest = std::max(widest, s.size());
+  }
+  return static_cast<std::size_t>(batch) * (outputs + 2 * widest);
+}
+
+// ---- launches ---------------------------------------------------------------------------------
+
+// Blocks of `threads` covering `count` elements, capped for grid-stride loops.
+inline int grid_size(std::size_t count, int threads, int max_blocks = 65535) {
+  const std::size_t blocks = (count + static_cast<std::size_t>(threads) - 1) / static_cast<std::size_t>(threads);
+  return static_cast<int>(std::clamp<std::size_t>(blocks, 1, static_cast<std::size_t>(max_blocks)));
+}
+
+}  // namespace mnist_ddp::cuda

@@ -1,0 +1,55 @@
+// cpu_step_backend.hpp — the training step on the CPU: the host Model itself,
+// OpenMP batch assembly, the softmax cross-entropy of nn/loss.hpp, gradient
+// buckets over the host communicator (train/gradient_buckets.hpp) and the CPU
+// Optimizer. Every step is a sync point: the sums are plain host values.
+#pragma once
+
+#include <functional>
+#include <vector>
+
+#include "mnist_ddp/cli/config.hpp"
+#include "mnist_ddp/dist/communicator.hpp"
+#include "mnist_ddp/train/gradient_buckets.hpp"
+#include "mnist_ddp/train/step_backend.hpp"
+
+namespace mnist_ddp {
+
+class CpuStepBackend final : public StepBackend {
+ public:
+  // The model must hold batches of max(batch_size, eval_batch_size).
+  CpuStepBackend(const Config& config, Communicator& comm, Model& model);
+
+  const char* name() const override { return "cpu"; }
+  void upload(const Model& model, const Optimizer* optimizer) override;
+  void download(Model& model, Optimizer* optimizer) override;
+  void load_batch(const MnistSet& set, const std::vector<std::int64_t>& ids, std::uint32_t epoch,
+                  bool augment) override;
+  void forward_backward(int n, const ForwardContext& ctx) override;
+  void reduce_gradients() override;
+  void optimizer_step(Optimizer& optimizer, double lr) override;
+  int sync_interval() const override { return 1; }
+  LossSums take_sums() override;
+  bool gradients_finite() override;
+  bool weights_finite() override;
+  void forward_statistics(int n, const ForwardContext& ctx) override;
+  void evaluate_batch(int n) override;
+  double take_evaluation(ConfusionMatrix& confusion) override;
+
+ private:
+  const Config& config_;
+  Model& model_;
+  GradientBuckets buckets_;
+  std::function<void(std::size_t)> on_layer_done_;
+  std::vector<float> x_;               // (batch, 28, 28, 1)
+  std::vector<std::uint8_t> y_;        // (batch)
+  std::vector<float> dlogits_;         // (batch, classes)
+  std::vector<std::uint8_t> predictions_;  // (batch)
+  LossSums sums_;
+  double eval_loss_ = 0;
+  ConfusionMatrix eval_confusion_;
+};
+
+// Whether every value is finite (a vectorisable test of the exponent bits).
+bool all_finite(const float* values, std::size_t count);
+
+}  // namespace mnist_ddp

@@ -1,0 +1,37 @@
+// maxpool.cpp — MaxPooling2D through cuDNN.
+#include "mnist_ddp/cuda/maxpool.hpp"
+
+#include "mnist_ddp/cuda/layout.hpp"
+
+namespace mnist_ddp::cuda {
+
+MaxPoolCuda::MaxPoolCuda(const std::string& name, Shape3 in, int pool, CudaContext& ctx)
+    : CudaLayer(name, in, pool_output(in, pool), ctx), pool_(pool), x_desc_(in, BatchDescriptors::View::kNhwc),
+      y_desc_(pool_output(in, pool), BatchDescriptors::View::kNhwc) {
+  MNIST_ASSERT(pool > 0 && in.h >= pool && in.w >= pool, name << ": pool " << pool << " on " << in.h << "x" << in.w);
+  MNIST_CUDNN_CHECK(cudnnSetPooling2dDescriptor(pool_desc_, CUDNN_POOLING_MAX_DETERMINISTIC, CUDNN_NOT_PROPAGATE_NAN,
+                                                pool, pool, 0, 0, pool, pool));
+}
+
+void MaxPoolCuda::forward(const float* x, float* y, int n, const ForwardContext&) {
+  const float one = 1.0f, zero = 0.0f;
+  MNIST_CUDNN_CHECK(
+      cudnnPoolingForward(context().cudnn(), pool_desc_, &one, x_desc_.get(n), x, &zero, y_desc_.get(n), y));
+}
+
+void MaxPoolCuda::backward(const float* x, const float* y, float* dy, float* dx, int n) {
+  if (dx == nullptr) return;
+  const float one = 1.0f;
+  float beta = 0.0f;
+  const Shape3 in = input_shape();
+  if (in.h % pool_ != 0 || in.w % pool_ != 0) {
+    // Inputs outside every window get no gradient: start from zero and accumulate.
+    MNIST_CUDA_CHECK(cudaMemsetAsync(dx, 0, sizeof(float) * static_cast<std::size_t>(n) * in.size(), stream()));
+    beta = 1.0f;
+  }
+  cudnnTensorDescriptor_t xd = x_desc_.get(n), yd = y_desc_.get(n);
+  MNIST_CUDNN_CHECK(
+      cudnnPoolingBackward(context().cudnn(), pool_desc_, &one, yd, y, yd, dy, xd, x, &beta, xd, dx));
+}
+
+}  // namespace mnist_ddp::cuda

@@ -1,0 +1,102 @@
+// cpu_step_backend.cpp — the CPU training step around the host Model.
+#include "mnist_ddp/train/cpu_step_backend.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <utility>
+
+#include "mnist_ddp/core/check.hpp"
+#include "mnist_ddp/data/augment.hpp"
+#include "mnist_ddp/data/dataset.hpp"
+
+namespace mnist_ddp {
+
+bool all_finite(const float* values, std::size_t count) {
+  // A test of the exponent bits, which the compiler vectorises (about 0.1 ms
+  // for the seed CNN's 437 738 parameters).
+  std::uint32_t bad = 0;
+  for (std::size_t i = 0; i < count; ++i) {
+    std::uint32_t bits;
+    std::memcpy(&bits, values + i, sizeof bits);
+    bad |= static_cast<std::uint32_t>((bits & 0x7f800000u) == 0x7f800000u);
+  }
+  return bad == 0;
+}
+
+CpuStepBackend::CpuStepBackend(const Config& config, Communicator& comm, Model& model)
+    : config_(config), model_(model), buckets_(comm, model, static_cast<std::size_t>(config.bucket_kb) * 1024) {
+  const int batch = std::max(config.batch_size, config.eval_batch_size);
+  MNIST_ASSERT(batch <= model.max_batch(), "model built for batches of " << model.max_batch());
+  x_.resize(static_cast<std::size_t>(batch) * model.input_shape().size());
+  y_.resize(batch);
+  predictions_.resize(batch);
+  dlogits_.resize(static_cast<std::size_t>(batch) * model.num_outputs());
+  if (buckets_.overlapped()) on_layer_done_ = [this](std::size_t layer) { buckets_.on_layer_done(layer); };
+}
+
+// The backend computes on the trainer's Model and Optimizer themselves.
+void CpuStepBackend::upload(const Model& model, const Optimizer*) {
+  MNIST_ASSERT(&model == &model_, "the CPU backend works on the trainer's model");
+}
+void CpuStepBackend::download(Model& model, Optimizer*) {
+  MNIST_ASSERT(&model == &model_, "the CPU backend works on the trainer's model");
+}
+
+void CpuStepBackend::load_batch(const MnistSet& set, const std::vector<std::int64_t>& ids, std::uint32_t epoch,
+                                bool augment) {
+  const std::size_t image = set.image_size();
+  const AugmentRanges ranges;
+  const int n = static_cast<int>(ids.size());
+  MNIST_ASSERT(static_cast<std::size_t>(n) <= y_.size(), "batch of " << n << " for buffers of " << y_.size());
+#pragma omp parallel for schedule(static)
+  for (int i = 0; i < n; ++i) {
+    const std::uint8_t* src = set.images.data() + static_cast<std::size_t>(ids[i]) * image;
+    float* dst = x_.data() + static_cast<std::size_t>(i) * image;
+    if (augment) {
+      const Affine t = sample_affine(config_.seed, epoch, static_cast<std::uint64_t>(ids[i]), ranges, set.rows, set.cols);
+      augment_image(src, set.rows, set.cols, t, dst);
+    } else {
+      normalize_pixels(src, dst, image);
+    }
+    y_[i] = set.labels[ids[i]];
+  }
+}
+
+void CpuStepBackend::forward_backward(int n, const ForwardContext& ctx) {
+  const int classes = model_.num_outputs();
+  const float* logits = model_.forward(x_.data(), n, ctx);
+  const LossSums s = softmax_cross_entropy(logits, y_.data(), n, classes, dlogits_.data(), 1.0f / n);
+  sums_.loss += s.loss;
+  sums_.correct += s.correct;
+  model_.backward(dlogits_.data(), n, on_layer_done_);
+}
+
+void CpuStepBackend::reduce_gradients() { buckets_.finish(); }
+
+void CpuStepBackend::optimizer_step(Optimizer& optimizer, double lr) {
+  optimizer.step(model_.params().data(), model_.grads().data(), lr);
+}
+
+LossSums CpuStepBackend::take_sums() { return std::exchange(sums_, LossSums{}); }
+
+bool CpuStepBackend::gradients_finite() { return all_finite(model_.grads().data(), model_.grads().size()); }
+bool CpuStepBackend::weights_finite() { return all_finite(model_.params().data(), model_.params().size()); }
+
+void CpuStepBackend::forward_statistics(int n, const ForwardContext& ctx) { model_.forward(x_.data(), n, ctx); }
+
+void CpuStepBackend::evaluate_batch(int n) {
+  const float* logits = model_.forward(x_.data(), n, ForwardContext{});
+  const LossSums s =
+      softmax_cross_entropy(logits, y_.data(), n, model_.num_outputs(), nullptr, 0.0f, predictions_.data());
+  eval_loss_ += s.loss;
+  for (int i = 0; i < n; ++i) eval_confusion_.add(y_[i], predictions_[i]);
+}
+
+double CpuStepBackend::take_evaluation(ConfusionMatrix& confusion) {
+  for (int t = 0; t < kNumClasses; ++t)
+    for (int p = 0; p < kNumClasses; ++p) confusion.counts[t][p] += eval_confusion_.counts[t][p];
+  eval_confusion_ = ConfusionMatrix{};
+  return std::exchange(eval_loss_, 0.0);
+}
+
+}  // namespace mnist_ddp
