@@ -33,6 +33,7 @@ packages=(
   zlib1g-dev libpng-dev
   python3 python3-numpy python3-matplotlib python3-h5py
   npm
+  universal-ctags  # tests/structure: function lengths
   # Slurm and MUNGE for tests/slurm, which starts its own one-node cluster
   # (its own key, socket, ports and config): the system's daemons are not used.
   munge slurmctld slurmd slurm-client

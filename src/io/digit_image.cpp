@@ -271,14 +271,28 @@ void write_gray_png(const std::string& path, const GrayImage& image) {
   write_file_atomic(path, buffer);
 }
 
-GrayImage to_mnist_form(const GrayImage& image, const std::string& name_for_errors) {
-  const int rows = image.rows, cols = image.cols;
-  MNIST_CHECK(rows > 0 && cols > 0 && image.pixels.size() == static_cast<std::size_t>(rows) * cols, InputError,
-              name_for_errors << ": empty or inconsistent image");
-  const std::size_t n = image.pixels.size();
+namespace {
 
-  // 1. Polarity: MNIST digits are light on dark. Paper is lighter than the
-  // picture's average, so a border lighter than the whole means dark ink.
+// A picture as floats in [0, 255], light ink on black (MNIST's polarity).
+struct FloatImage {
+  int rows = 0, cols = 0;
+  std::vector<float> px;
+  float at(int r, int c) const { return px[static_cast<std::size_t>(r) * cols + c]; }
+};
+
+struct InkBox {
+  int top, bottom, left, right;
+  int width() const { return right - left + 1; }
+  int height() const { return bottom - top + 1; }
+};
+
+// 1. Polarity: MNIST digits are light on dark. Paper is lighter than the
+// picture's average, so a border lighter than the whole means dark ink.
+// 2. Background to black, ink to full white: the median border level is the
+// background (robust to a stroke touching the edge); stretch the rest.
+FloatImage normalised_polarity_and_contrast(const GrayImage& image, const std::string& name_for_errors) {
+  const int rows = image.rows, cols = image.cols;
+  const std::size_t n = image.pixels.size();
   double border_sum = 0, all_sum = 0;
   std::size_t border_n = 0;
   std::vector<std::uint8_t> border;
@@ -293,56 +307,64 @@ GrayImage to_mnist_form(const GrayImage& image, const std::string& name_for_erro
       }
     }
   const bool invert = border_sum / border_n > all_sum / n;
-  std::vector<float> px(n);
+  FloatImage out{rows, cols, std::vector<float>(n)};
+  std::vector<float>& px = out.px;
   for (std::size_t i = 0; i < n; ++i) px[i] = invert ? 255.0f - image.pixels[i] : image.pixels[i];
   for (auto& v : border) v = invert ? static_cast<std::uint8_t>(255 - v) : v;
 
-  // 2. Background to black, ink to full white: the median border level is the
-  // background (robust to a stroke touching the edge); stretch the rest.
   std::nth_element(border.begin(), border.begin() + border.size() / 2, border.end());
   const float background = border[border.size() / 2];
   const float peak = *std::max_element(px.begin(), px.end());
   if (peak - background < 1.0f) input_error(name_for_errors, "blank image (no contrast), no digit to read");
   const float gain = 255.0f / (peak - background);
   for (float& v : px) v = std::clamp((v - background) * gain, 0.0f, 255.0f);
+  return out;
+}
 
-  // 3. Bounding box of the ink. The threshold ignores faint noise and
-  // anti-aliasing fringes; the fringe is kept by the margin in step 4.
+// 3. Bounding box of the ink. The threshold ignores faint noise and
+// anti-aliasing fringes; the fringe is kept by the margin of the scaling.
+InkBox ink_box(const FloatImage& img, const std::string& name_for_errors) {
   constexpr float kInkThreshold = 255.0f / 8;
-  int top = rows, bottom = -1, left = cols, right = -1;
-  for (int r = 0; r < rows; ++r)
-    for (int c = 0; c < cols; ++c)
-      if (px[static_cast<std::size_t>(r) * cols + c] > kInkThreshold) {
-        top = std::min(top, r), bottom = std::max(bottom, r);
-        left = std::min(left, c), right = std::max(right, c);
+  InkBox box{img.rows, -1, img.cols, -1};
+  for (int r = 0; r < img.rows; ++r)
+    for (int c = 0; c < img.cols; ++c)
+      if (img.at(r, c) > kInkThreshold) {
+        box.top = std::min(box.top, r), box.bottom = std::max(box.bottom, r);
+        box.left = std::min(box.left, c), box.right = std::max(box.right, c);
       }
-  if (bottom < 0) input_error(name_for_errors, "blank image (no contrast), no digit to read");
-  const int box_w = right - left + 1, box_h = bottom - top + 1;
+  if (box.bottom < 0) input_error(name_for_errors, "blank image (no contrast), no digit to read");
+  return box;
+}
 
-  // 4. Scale the box to fit 20×20, keeping the aspect ratio. The scaled box
-  // gets a one-pixel margin so anti-aliased edges just outside it survive.
-  const double s = 20.0 / std::max(box_w, box_h);
-  const int out_w = std::max(1, static_cast<int>(std::lround(box_w * s)));
-  const int out_h = std::max(1, static_cast<int>(std::lround(box_h * s)));
+// 4. Scale the box to fit 20×20, keeping the aspect ratio. The scaled box
+// gets a one-pixel margin so anti-aliased edges just outside it survive.
+FloatImage scaled_to_20(const FloatImage& img, const InkBox& box) {
+  const double s = 20.0 / std::max(box.width(), box.height());
+  const int out_w = std::max(1, static_cast<int>(std::lround(box.width() * s)));
+  const int out_h = std::max(1, static_cast<int>(std::lround(box.height() * s)));
   const int cw = out_w + 2, ch = out_h + 2;  // canvas with the margin
-  std::vector<float> canvas(static_cast<std::size_t>(cw) * ch);
+  FloatImage canvas{ch, cw, std::vector<float>(static_cast<std::size_t>(cw) * ch)};
   for (int v = 0; v < ch; ++v)
     for (int u = 0; u < cw; ++u) {
       // Canvas pixel (u, v) covers source [left + (u-1)/s, left + u/s) × ...
-      const double x0 = left + (u - 1) / s, x1 = left + u / s;
-      const double y0 = top + (v - 1) / s, y1 = top + v / s;
-      canvas[static_cast<std::size_t>(v) * cw + u] =
-          s <= 1.0 ? area_average(px, rows, cols, x0, x1, y0, y1)
-                   : bilinear(px, rows, cols, (x0 + x1) / 2 - 0.5, (y0 + y1) / 2 - 0.5);
+      const double x0 = box.left + (u - 1) / s, x1 = box.left + u / s;
+      const double y0 = box.top + (v - 1) / s, y1 = box.top + v / s;
+      canvas.px[static_cast<std::size_t>(v) * cw + u] =
+          s <= 1.0 ? area_average(img.px, img.rows, img.cols, x0, x1, y0, y1)
+                   : bilinear(img.px, img.rows, img.cols, (x0 + x1) / 2 - 0.5, (y0 + y1) / 2 - 0.5);
     }
+  return canvas;
+}
 
-  // 5. Centre of mass → the centre of the 28×28 field, by a whole-pixel shift
-  // (as MNIST did). Measured on MNIST itself, the centre of mass sits at pixel
-  // index 14 (not at the geometric centre 13.5), so that is the target.
+// 5. Centre of mass → the centre of the 28×28 field, by a whole-pixel shift
+// (as MNIST did). Measured on MNIST itself, the centre of mass sits at pixel
+// index 14 (not at the geometric centre 13.5), so that is the target.
+GrayImage centred_by_mass(const FloatImage& canvas, const std::string& name_for_errors) {
+  const int ch = canvas.rows, cw = canvas.cols;
   double mass = 0, mx = 0, my = 0;
   for (int v = 0; v < ch; ++v)
     for (int u = 0; u < cw; ++u) {
-      const double w = canvas[static_cast<std::size_t>(v) * cw + u];
+      const double w = canvas.at(v, u);
       mass += w, mx += w * u, my += w * v;
     }
   if (!(mass > 0)) input_error(name_for_errors, "blank image (no contrast), no digit to read");
@@ -356,11 +378,21 @@ GrayImage to_mnist_form(const GrayImage& image, const std::string& name_for_erro
     for (int u = 0; u < cw; ++u) {
       const int r = v + dy, c = u + dx;
       if (r < 0 || c < 0 || r >= 28 || c >= 28) continue;
-      const float val = canvas[static_cast<std::size_t>(v) * cw + u];
       out.pixels[static_cast<std::size_t>(r) * 28 + c] =
-          static_cast<std::uint8_t>(std::clamp(std::lround(val), 0L, 255L));
+          static_cast<std::uint8_t>(std::clamp(std::lround(canvas.at(v, u)), 0L, 255L));
     }
   return out;
+}
+
+}  // namespace
+
+GrayImage to_mnist_form(const GrayImage& image, const std::string& name_for_errors) {
+  MNIST_CHECK(image.rows > 0 && image.cols > 0 &&
+                  image.pixels.size() == static_cast<std::size_t>(image.rows) * image.cols,
+              InputError, name_for_errors << ": empty or inconsistent image");
+  const FloatImage clean = normalised_polarity_and_contrast(image, name_for_errors);
+  const InkBox box = ink_box(clean, name_for_errors);
+  return centred_by_mass(scaled_to_20(clean, box), name_for_errors);
 }
 
 }  // namespace mnist_ddp
