@@ -6,9 +6,11 @@
 //
 //   BM_CublasSgemm/N        N×N×N cublasSgemm, pure FP32 (CUBLAS_DEFAULT_MATH): the
 //                           ceiling of the FP32 backend (TF32 off, its default)
-//   BM_CublasSgemmTF32/N    the same with TF32 tensor cores allowed: the ceiling with --tf32
+//   BM_CublasSgemmTF32/N    the same with TF32 tensor cores allowed (CudaOptions::tf32, which
+//                           mnist_ddp does not expose as a flag): the ceiling TF32 would give
 //   BM_CudaLayerForward/NN_name, BM_CudaLayerBackward/NN_name
 //                           layer NN of the seed CNN on the GPU (cuda::CudaModel's layers)
+//                           (layer 00 backward: no dx, as in training)
 //                           at batch 128, GFLOP/s (layer_flops.hpp) and, for Conv2D/Dense,
 //                           % of the FP32 cuBLAS ceiling (measured once, 4096³)
 //   BM_CudaForwardBackward/B the model's forward and backward pass at batch B (no
@@ -174,7 +176,10 @@ void cuda_layer_bench(benchmark::State& state, std::size_t index, bool backward)
   auto restore_dy = [&] {  // backward may overwrite dy: a fresh copy outside the timed region
     MNIST_CUDA_CHECK(cudaMemcpyAsync(g.data(), dy.data(), dy.bytes(), cudaMemcpyDeviceToDevice, stream));
   };
-  auto backward_call = [&] { layer.backward(in.data(), out.data(), g.data(), dx.data(), n); };
+  // The first layer gets no dx, as in CudaModel: training never asks cuDNN for the
+  // backward-data algorithm of a one-channel input.
+  float* dx_or_null = index == 0 ? nullptr : dx.data();
+  auto backward_call = [&] { layer.backward(in.data(), out.data(), g.data(), dx_or_null, n); };
   forward();  // the state backward needs (BatchNorm statistics, pooling)
   for (int i = 0; i < 3; ++i) {
     restore_dy();

@@ -6,7 +6,9 @@ namespace mnist_ddp::cuda {
 FusedActivation::FusedActivation(Activation act, CudaContext& ctx) : act_(act), ctx_(ctx) {
   MNIST_ASSERT(act == Activation::kLinear || act == Activation::kRelu,
                "the GPU layers fuse only linear and ReLU activations, not " << to_string(act));
-  MNIST_CUDNN_CHECK(cudnnSetActivationDescriptor(relu_, CUDNN_ACTIVATION_RELU, CUDNN_NOT_PROPAGATE_NAN, 0.0));
+  // A NaN stays NaN, as on the CPU (std::max(NaN, 0) is NaN): it must surface at the
+  // next finite check, not turn into 0 and hide.
+  MNIST_CUDNN_CHECK(cudnnSetActivationDescriptor(relu_, CUDNN_ACTIVATION_RELU, CUDNN_PROPAGATE_NAN, 0.0));
 }
 
 void FusedActivation::forward(cudnnTensorDescriptor_t desc, float* y) {

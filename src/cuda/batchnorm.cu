@@ -108,7 +108,7 @@ void batchnorm_inference_backward(const float* x, const float* dy, float* dx, st
 
 BatchNormCuda::BatchNormCuda(const std::string& name, Shape3 in, float epsilon, float momentum, CudaContext& ctx)
     : CudaLayer(name, in, in, ctx), c_(in.c), eps_(epsilon), momentum_(momentum),
-      x_desc_(in, BatchDescriptors::View::kRows) {
+      x_desc_(in, layer_tensor_view(LayerKind::kBatchNorm)) {
   MNIST_CHECK(static_cast<double>(epsilon) >= CUDNN_BN_MIN_EPSILON, RuntimeError,
               name << ": BatchNorm epsilon " << epsilon << " is below cuDNN's minimum " << CUDNN_BN_MIN_EPSILON);
   MNIST_CUDNN_CHECK(cudnnSetTensor4dDescriptor(param_desc_, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, 1, c_, 1, 1));
@@ -132,6 +132,9 @@ void BatchNormCuda::reserve(int max_batch) {
 void BatchNormCuda::forward(const float* x, float* y, int n, const ForwardContext& ctx) {
   MNIST_ASSERT(n > 0 && n <= max_batch_, name() << ": batch of " << n << " (reserved " << max_batch_ << ")");
   CudaContext& cc = context();
+  MNIST_CHECK(cudnn_batchnorm_supports(view_dims(layer_tensor_view(LayerKind::kBatchNorm), n, input_shape()),
+                                       ctx.training),
+              RuntimeError, name() << ": a batch of " << n << " is beyond cuDNN's BatchNorm limit");
   cudnnTensorDescriptor_t xd = x_desc_.get(n);
   const float one = 1.0f, zero = 0.0f;
   last_training_ = ctx.training;

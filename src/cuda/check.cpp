@@ -35,7 +35,14 @@ void warn_library_error(const char* library, const char* code, const char* messa
   std::fprintf(stderr, "warning: %s\n", format(library, code, message, nullptr, expr, file, line).c_str());
 }
 
+// The runtime keeps the last error of any call on the thread until cudaGetLastError
+// reads it; a reported, non-sticky error must not stay behind, or the next
+// MNIST_CUDA_CHECK_LAUNCH would throw it again for an unrelated launch. (A sticky
+// error — a faulted context — cannot be cleared and is reported by every call.)
+void clear_last_cuda_error() noexcept { (void)cudaGetLastError(); }
+
 void throw_cuda_error(cudaError_t status, const char* expr, const char* file, int line) {
+  clear_last_cuda_error();
   throw_library_error("CUDA", cudaGetErrorName(status), cudaGetErrorString(status), nullptr, expr, file, line);
 }
 
@@ -53,6 +60,7 @@ void throw_cublas_error(cublasStatus_t status, const char* expr, const char* fil
 void warn_cuda_error(cudaError_t status, const char* expr, const char* file, int line) noexcept {
   // At process exit the runtime may be torn down before static owners release.
   if (status == cudaSuccess || status == cudaErrorCudartUnloading) return;
+  clear_last_cuda_error();
   warn_library_error("CUDA", cudaGetErrorName(status), cudaGetErrorString(status), expr, file, line);
 }
 

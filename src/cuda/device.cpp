@@ -27,7 +27,7 @@ DeviceProbe probe_devices() {
   int count = 0;
   const cudaError_t e = cudaGetDeviceCount(&count);
   if (e != cudaSuccess) {
-    (void)cudaGetLastError();  // leave no error behind for later calls
+    detail::clear_last_cuda_error();  // leave no error behind for later calls
     int driver = 0;
     cudaDriverGetVersion(&driver);
     probe.error = (driver == 0 ? "no NVIDIA driver found; " : "") + std::string("cudaGetDeviceCount: ") + error_text(e);

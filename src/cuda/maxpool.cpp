@@ -9,8 +9,10 @@ MaxPoolCuda::MaxPoolCuda(const std::string& name, Shape3 in, int pool, CudaConte
     : CudaLayer(name, in, pool_output(in, pool), ctx), pool_(pool), x_desc_(in, BatchDescriptors::View::kNhwc),
       y_desc_(pool_output(in, pool), BatchDescriptors::View::kNhwc) {
   MNIST_ASSERT(pool > 0 && in.h >= pool && in.w >= pool, name << ": pool " << pool << " on " << in.h << "x" << in.w);
-  MNIST_CUDNN_CHECK(cudnnSetPooling2dDescriptor(pool_desc_, CUDNN_POOLING_MAX_DETERMINISTIC, CUDNN_NOT_PROPAGATE_NAN,
-                                                pool, pool, 0, 0, pool, pool));
+  // A NaN in a window gives NaN (not the window's largest number): it must surface
+  // at the next finite check rather than vanish.
+  MNIST_CUDNN_CHECK(cudnnSetPooling2dDescriptor(pool_desc_, CUDNN_POOLING_MAX_DETERMINISTIC, CUDNN_PROPAGATE_NAN, pool,
+                                                pool, 0, 0, pool, pool));
 }
 
 void MaxPoolCuda::forward(const float* x, float* y, int n, const ForwardContext&) {

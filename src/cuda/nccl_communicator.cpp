@@ -98,10 +98,12 @@ void NcclCommunicator::allreduce_mean(float* data, std::size_t count) {
   MNIST_NCCL_CALL(ncclAllReduce(data, data, count, ncclFloat, ncclAvg, comm_, stream_.get()));
 }
 
-void NcclCommunicator::allreduce_sum(float* data, std::size_t count) {
+void NcclCommunicator::allreduce_sum(float* data, std::size_t count) { allreduce_sum(data, data, count); }
+
+void NcclCommunicator::allreduce_sum(const float* send, float* recv, std::size_t count) {
   require_usable("allreduce_sum");
   if (count == 0) return;
-  MNIST_NCCL_CALL(ncclAllReduce(data, data, count, ncclFloat, ncclSum, comm_, stream_.get()));
+  MNIST_NCCL_CALL(ncclAllReduce(send, recv, count, ncclFloat, ncclSum, comm_, stream_.get()));
 }
 
 void NcclCommunicator::broadcast(float* data, std::size_t count, int root) {

@@ -5,27 +5,26 @@
 
 namespace mnist_ddp::cuda {
 
-TensorDescriptor make_nhwc_descriptor(int n, Shape3 shape) {
+namespace {
+
+// The dims and strides of one view (layout.hpp); explicit strides say the same as
+// CUDNN_TENSOR_NHWC and keep the layout in one place.
+TensorDescriptor make_descriptor(const Dims4& dims) {
   TensorDescriptor d;
-  const Dims4 dims = nhwc_dims(n, shape);
-  // Explicit strides say the same as CUDNN_TENSOR_NHWC and keep the layout in one place (layout.hpp).
   MNIST_CUDNN_CHECK(cudnnSetTensor4dDescriptorEx(d, CUDNN_DATA_FLOAT, dims.n, dims.c, dims.h, dims.w, dims.stride_n,
                                                  dims.stride_c, dims.stride_h, dims.stride_w));
   return d;
 }
 
-TensorDescriptor make_rows_descriptor(int n, Shape3 shape) {
-  TensorDescriptor d;
-  MNIST_CUDNN_CHECK(cudnnSetTensor4dDescriptor(d, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, n * shape.h * shape.w, shape.c,
-                                               1, 1));
-  return d;
-}
+}  // namespace
+
+TensorDescriptor make_nhwc_descriptor(int n, Shape3 shape) { return make_descriptor(nhwc_dims(n, shape)); }
+
+TensorDescriptor make_rows_descriptor(int n, Shape3 shape) { return make_descriptor(rows_dims(n, shape)); }
 
 cudnnTensorDescriptor_t BatchDescriptors::get(int n) {
   auto it = by_batch_.find(n);
-  if (it == by_batch_.end())
-    it = by_batch_.emplace(n, view_ == View::kNhwc ? make_nhwc_descriptor(n, shape_) : make_rows_descriptor(n, shape_))
-             .first;
+  if (it == by_batch_.end()) it = by_batch_.emplace(n, make_descriptor(view_dims(view_, n, shape_))).first;
   return it->second.get();
 }
 

@@ -84,19 +84,52 @@ TEST(NcclCommunicator, CollectivesWaitForTheComputeStream) {
   SingleProcessCommunicator host;
   NcclCommunicator nccl(host, 30.0);
   Stream compute;
-  DeviceBuffer<float> buffer(4096);
-  // The compute stream is busy for 200 ms, then writes 3: the NCCL stream must see
-  // the 3 (it waits on an event), and the later compute work must see NCCL's result.
-  test::fill(buffer.data(), buffer.size(), -1.0f, compute);
+  // Out of place: on one rank an in-place all-reduce enqueues nothing (and would
+  // pass without any ordering); out of place it is a copy on the NCCL stream.
+  DeviceBuffer<float> send(4096), recv(4096);
+  // The compute stream is busy for 200 ms, then writes 3: the NCCL copy must see
+  // the 3 (it waits on an event).
+  test::fill(send.data(), send.size(), -1.0f, compute);
+  test::fill(recv.data(), recv.size(), -2.0f, compute);
   test::spin(200.0, compute);
-  test::fill(buffer.data(), buffer.size(), 3.0f, compute);
+  test::fill(send.data(), send.size(), 3.0f, compute);
   nccl.after(compute);
-  nccl.allreduce_sum(buffer.data(), buffer.size());
+  // The NCCL stream is then busy for 200 ms before its copy: later compute work
+  // overwriting the source with 9 must wait for the copy, or the copy would read 9.
+  test::spin(200.0, nccl.stream());
+  nccl.allreduce_sum(send.data(), recv.data(), recv.size());
   nccl.before(compute);
+  test::fill(send.data(), send.size(), 9.0f, compute);
   nccl.synchronize(compute, "the ordered work");
-  std::vector<float> back(buffer.size());
-  buffer.download(back.data(), back.size());
+  std::vector<float> back(recv.size());
+  recv.download(back.data(), back.size());
   for (float v : back) ASSERT_EQ(v, 3.0f);
+  send.download(back.data(), back.size());
+  for (float v : back) ASSERT_EQ(v, 9.0f);
+}
+
+// A handled error — a failed call, a poll that answers "not ready" — leaves nothing
+// behind: MNIST_CUDA_CHECK_LAUNCH reads the last error of any runtime call.
+TEST(CudaErrors, HandledErrorsDoNotFailTheNextLaunchCheck) {
+  MNIST_REQUIRE_GPU();
+  cuda::bind_device(0);
+  Stream s;
+  DeviceBuffer<float> x(256);
+  EXPECT_THROW(MNIST_CUDA_CHECK(cudaSetDevice(-1)), RuntimeError);
+  EXPECT_NO_THROW(test::fill(x.data(), x.size(), 1.0f, s));
+  EXPECT_THROW(cuda::bind_device(cuda::probe_devices().gpu_count), RuntimeError);
+  EXPECT_NO_THROW(test::fill(x.data(), x.size(), 1.0f, s));
+  ::testing::internal::CaptureStderr();
+  MNIST_CUDA_WARN(cudaSetDevice(-1));
+  ::testing::internal::GetCapturedStderr();
+  EXPECT_NO_THROW(test::fill(x.data(), x.size(), 1.0f, s));
+  cuda::Event e;
+  test::spin(200.0, s);
+  e.record(s);
+  EXPECT_FALSE(e.done());  // cudaErrorNotReady, cleared
+  EXPECT_NO_THROW(test::fill(x.data(), x.size(), 1.0f, s));
+  s.synchronize();
+  EXPECT_TRUE(e.done());
 }
 
 TEST(NcclCommunicator, AWaitPastTheTimeoutAbortsAndThrows) {

@@ -9,6 +9,10 @@
 //    by running the very argument lists through naive column-major reference
 //    implementations of sgemm, sgeam, sger and sgemv (the BLAS definitions),
 //    so a swapped operand or leading dimension fails here, not only on a GPU.
+//  - cuda/layout.hpp again: every layer gives cuDNN N = the batch, within
+//    cuDNN's BatchNorm limits at the evaluation batch of 500 on 28×28.
+//  - cuda/algo_choice.hpp: which convolution algorithms qualify (FMA only with
+//    TF32 off), in which order, and the fallback to the next candidate.
 //  - cuda/batchnorm_math.hpp: the moving-average update applied to cuDNN's
 //    saved statistics reproduces the CPU BatchNorm layer's moving averages.
 //  - cuda/loss_math.hpp: the loss kernel's row function equals the CPU loss.
@@ -19,6 +23,7 @@
 #include <random>
 #include <vector>
 
+#include "mnist_ddp/cuda/algo_choice.hpp"
 #include "mnist_ddp/cuda/batchnorm_math.hpp"
 #include "mnist_ddp/cuda/layout.hpp"
 #include "mnist_ddp/cuda/loss_math.hpp"
@@ -246,6 +251,115 @@ TEST(CudaLayout, BiasBroadcastAndColumnSums) {
     for (int i = 0; i < rows; ++i) s += before[i * cols + c];
     EXPECT_NEAR(sums[c], s, 1e-5);
   }
+}
+
+// ---- the cuDNN view of each layer, at the batch sizes training and evaluation use ---------
+
+// Every layer of the seed CNN gives cuDNN N = the batch (never n·h·w), so BatchNorm
+// stays within cuDNN's limits at the evaluation batch of 500 on 28×28 (where the
+// rows view would ask for N = 392,000) and at the training batch of 128.
+TEST(CudaLayout, SeedCnnDescriptorsKeepTheBatchInN) {
+  const std::vector<LayerSpec> specs = seed_cnn();
+  for (const int n : {1, 128, 500}) {
+    Shape3 in = kMnistInput;
+    for (const LayerSpec& spec : specs) {
+      for (const Shape3 s : {in, layer_output_shape(spec, in)}) {
+        const Dims4 d = view_dims(layer_tensor_view(spec.kind), n, s);
+        EXPECT_EQ(d.n, n) << keras_class_name(spec.kind);
+        EXPECT_EQ(d.c, s.c);
+        EXPECT_EQ(d.h, s.h);
+        EXPECT_EQ(d.w, s.w);
+        EXPECT_EQ(d.stride_c, 1);  // NHWC
+        EXPECT_EQ(d.stride_n, static_cast<int>(s.size()));
+        if (spec.kind == LayerKind::kBatchNorm) {
+          EXPECT_TRUE(cudnn_batchnorm_supports(d, false)) << "inference at batch " << n;
+          EXPECT_TRUE(cudnn_batchnorm_supports(d, true)) << "training at batch " << n;
+        }
+      }
+      in = layer_output_shape(spec, in);
+    }
+  }
+}
+
+TEST(CudaLayout, BatchNormAt500On28x28) {
+  const Shape3 s{28, 28, 32};  // the first BatchNorm's input
+  const Dims4 d = view_dims(layer_tensor_view(LayerKind::kBatchNorm), 500, s);
+  EXPECT_EQ(d.n, 500);
+  EXPECT_EQ(d.c, 32);
+  EXPECT_EQ(d.h, 28);
+  EXPECT_EQ(d.w, 28);
+  EXPECT_EQ(d.stride_n, 28 * 28 * 32);
+  EXPECT_EQ(d.stride_h, 28 * 32);
+  EXPECT_EQ(d.stride_w, 32);
+  EXPECT_EQ(d.stride_c, 1);
+  EXPECT_TRUE(cudnn_batchnorm_supports(d, false));
+  // The rows view of the same batch: what cuDNN's inference refuses.
+  const Dims4 rows = view_dims(TensorView::kRows, 500, s);
+  EXPECT_EQ(rows.n, 392000);
+  EXPECT_EQ(rows.c, 32);
+  EXPECT_FALSE(cudnn_batchnorm_supports(rows, false));
+  EXPECT_TRUE(cudnn_batchnorm_supports(rows, true));  // training allows up to 880,801
+  EXPECT_TRUE(cudnn_batchnorm_supports(view_dims(TensorView::kNhwc, kCudnnBatchNormInferenceMaxN, s), false));
+  EXPECT_FALSE(cudnn_batchnorm_supports(view_dims(TensorView::kNhwc, kCudnnBatchNormInferenceMaxN + 1, s), false));
+}
+
+// ---- convolution algorithm choice (algo_choice.hpp) -------------------------------------------
+
+AlgoResult perf(int algo, ConvMath math, std::size_t memory = 0, bool deterministic = true, bool ok = true) {
+  return AlgoResult{algo, ok, memory, math, deterministic};
+}
+
+std::vector<int> algos(const std::vector<AlgoResult>& v) {
+  std::vector<int> out;
+  for (const AlgoResult& r : v) out.push_back(r.algo);
+  return out;
+}
+
+TEST(CudaAlgoChoice, Tf32OffKeepsOnlyFmaResults) {
+  // Find's list, fastest first: a TF32 kernel, a DEFAULT-math one (TF32 permitted on
+  // Ampere and later), then FMA ones.
+  const std::vector<AlgoResult> list = {perf(1, ConvMath::kTensorOp), perf(6, ConvMath::kDefault),
+                                        perf(0, ConvMath::kFma), perf(2, ConvMath::kFma)};
+  const std::vector<AlgoResult> c = algo_candidates(list, AlgoPolicy{false, false, 1 << 20});
+  EXPECT_EQ(algos(c), (std::vector<int>{0, 2}));
+  for (const AlgoResult& r : c) EXPECT_EQ(r.math, ConvMath::kFma);  // the timed kernel's own math
+  // With TF32 allowed: cuDNN's order, each with its own math type.
+  const std::vector<AlgoResult> t = algo_candidates(list, AlgoPolicy{true, false, 1 << 20});
+  EXPECT_EQ(algos(t), (std::vector<int>{1, 6, 0, 2}));
+  EXPECT_EQ(t[0].math, ConvMath::kTensorOp);
+  EXPECT_EQ(t[1].math, ConvMath::kDefault);
+}
+
+TEST(CudaAlgoChoice, FailedAndOversizedResultsAreSkipped) {
+  const std::vector<AlgoResult> list = {perf(1, ConvMath::kFma, 0, true, false), perf(5, ConvMath::kFma, 4096),
+                                        perf(0, ConvMath::kFma, 1024), perf(-1, ConvMath::kFma)};
+  EXPECT_EQ(algos(algo_candidates(list, AlgoPolicy{false, false, 1024})), (std::vector<int>{0}));
+  EXPECT_EQ(algos(algo_candidates(list, AlgoPolicy{false, false, 4096})), (std::vector<int>{5, 0}));
+  EXPECT_TRUE(algo_candidates(list, AlgoPolicy{false, false, 512}).empty());
+  EXPECT_TRUE(algo_candidates({perf(0, ConvMath::kDefault)}, AlgoPolicy{false, false, 0}).empty());
+}
+
+TEST(CudaAlgoChoice, DeterministicFirstWhenAskedAndNoDuplicates) {
+  const std::vector<AlgoResult> list = {perf(3, ConvMath::kFma, 0, false), perf(0, ConvMath::kFma),
+                                        perf(3, ConvMath::kFma, 0, false), perf(1, ConvMath::kFma)};
+  EXPECT_EQ(algos(algo_candidates(list, AlgoPolicy{false, true, 0})), (std::vector<int>{0, 1, 3}));
+  EXPECT_EQ(algos(algo_candidates(list, AlgoPolicy{false, false, 0})), (std::vector<int>{3, 0, 1}));
+}
+
+// A NOT_SUPPORTED candidate gives way to the next, in order, until none is left.
+TEST(CudaAlgoChoice, AdvanceWalksTheCandidates) {
+  AlgoChoice c;
+  EXPECT_FALSE(c.chosen());
+  c.rest = algo_candidates({perf(2, ConvMath::kFma, 8), perf(0, ConvMath::kFma)}, AlgoPolicy{false, false, 64});
+  ASSERT_TRUE(c.advance());
+  EXPECT_TRUE(c.chosen());
+  EXPECT_EQ(c.current.algo, 2);
+  c.workspace = 8;
+  ASSERT_TRUE(c.advance());
+  EXPECT_EQ(c.current.algo, 0);
+  EXPECT_EQ(c.workspace, 0u);
+  EXPECT_FALSE(c.advance());
+  EXPECT_EQ(c.current.algo, 0);  // unchanged when none is left
 }
 
 // ---- BatchNorm moving averages ------------------------------------------------------------

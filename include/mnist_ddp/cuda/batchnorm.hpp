@@ -1,9 +1,12 @@
 // batchnorm.hpp — BatchNormalization over all axes but the channel, on the GPU.
 //
 // The CPU layer's semantics (cpu/batchnorm.hpp) with cuDNN doing the work:
-//  - the NHWC batch is given to cuDNN as the matrix it is, (n·h·w, c, 1, 1)
-//    fully packed NCHW: spatial mode then reduces each channel over all n·h·w
-//    rows, exactly the CPU layer's sums (after Dense, rows = n: per-activation).
+//  - the NHWC batch is given to cuDNN as a 4-D NHWC tensor with N = the batch
+//    (layout.hpp: layer_tensor_view): spatial mode reduces each channel over
+//    N, H and W, exactly the CPU layer's sums (after Dense, h = w = 1:
+//    per-activation). Not as the (n·h·w, c) matrix it also is: cuDNN's
+//    inference refuses N above 65,535, and n·h·w is 392,000 at the
+//    evaluation batch of 500 on 28×28.
 //  - training: cudnnBatchNormalizationForwardTraining normalises with the
 //    batch mean and biased variance and saves the mean and 1/sqrt(var + eps)
 //    for backward.
@@ -45,7 +48,7 @@ class BatchNormCuda final : public CudaLayer {
   float *moving_mean_ = nullptr, *moving_var_ = nullptr;
   DeviceBuffer<float> save_mean_, save_invstd_;  // (c) of the last training batch
   DeviceBuffer<float> dx_scratch_;               // cuDNN always writes dx: where it goes for the first layer
-  BatchDescriptors x_desc_;                      // (n·h·w, c, 1, 1): rows of channels
+  BatchDescriptors x_desc_;                      // (n, c, h, w) with NHWC strides
   TensorDescriptor param_desc_;                  // (1, c, 1, 1)
   bool last_training_ = false;
   int max_batch_ = 0;

@@ -7,7 +7,10 @@
 // The *_WARN variants never throw: they are for destructors, where a second
 // exception would terminate the program; they print the same text to stderr.
 // MNIST_CUDA_CHECK_LAUNCH() follows every kernel launch (a bad launch
-// configuration is only reported by cudaGetLastError).
+// configuration is only reported by cudaGetLastError). cudaGetLastError returns
+// the last error of ANY runtime call on the thread, so every place that handles
+// a CUDA error clears it (clear_last_cuda_error): the throw/warn functions here,
+// and Event::done() for the cudaErrorNotReady of a poll.
 //
 // MNIST_NCCL_CHECK expands to a call of ncclGetErrorString/ncclGetLastError,
 // so it can be used wherever <nccl.h> is included; this header does not
@@ -29,9 +32,13 @@ namespace mnist_ddp::cuda::detail {
 void warn_library_error(const char* library, const char* code, const char* message, const char* expr,
                         const char* file, int line) noexcept;
 
+// Resets the thread's last CUDA error (cudaGetLastError), after an error was handled.
+void clear_last_cuda_error() noexcept;
+
 [[noreturn]] void throw_cuda_error(cudaError_t status, const char* expr, const char* file, int line);
 [[noreturn]] void throw_cudnn_error(cudnnStatus_t status, const char* expr, const char* file, int line);
 [[noreturn]] void throw_cublas_error(cublasStatus_t status, const char* expr, const char* file, int line);
+// Both clear the thread's last error (a reported error must not fail a later launch check).
 // Warns unless the status is success or the runtime is already unloading (process exit).
 void warn_cuda_error(cudaError_t status, const char* expr, const char* file, int line) noexcept;
 void warn_cudnn_error(cudnnStatus_t status, const char* expr, const char* file, int line) noexcept;

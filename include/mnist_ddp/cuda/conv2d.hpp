@@ -10,8 +10,10 @@
 // Algorithms are chosen per batch size, once, on first use (training batch,
 // last batch, evaluation batch): measured with cudnnFind*Algorithm or taken
 // from cudnnGet*Algorithm_v7 (CudaOptions::conv_search), among those whose
-// workspace fits CudaOptions::workspace_limit, using TF32 only when allowed,
-// and deterministic ones first when CudaOptions::deterministic. Their
+// workspace fits CudaOptions::workspace_limit, FMA kernels only unless TF32 is
+// allowed, and deterministic ones first when CudaOptions::deterministic
+// (algo_choice.hpp: a pure function of cuDNN's list). A candidate that answers
+// NOT_SUPPORTED (workspace query or call) gives way to the next. The
 // workspace is reserved in the shared context workspace at that point.
 //
 // cuDNN 9 marks this (legacy) convolution API deprecated in favour of its graph
@@ -23,6 +25,7 @@
 #include <string>
 
 #include "mnist_ddp/cuda/activation.hpp"
+#include "mnist_ddp/cuda/algo_choice.hpp"
 #include "mnist_ddp/cuda/layer.hpp"
 #include "mnist_ddp/cuda/raii.hpp"
 
@@ -40,14 +43,8 @@ class Conv2DCuda final : public CudaLayer {
   std::string describe() const override;
 
  private:
-  // One direction's choice: algorithm, its math type and workspace for a batch size.
-  struct Choice {
-    int algo = -1;
-    cudnnMathType_t math = CUDNN_FMA_MATH;
-    std::size_t workspace = 0;
-    bool deterministic = true;
-    bool chosen() const { return algo >= 0; }
-  };
+  // One direction's choice for a batch size (algo_choice.hpp), with its fallbacks.
+  using Choice = AlgoChoice;
   struct Plan {
     Choice fwd, bwd_data, bwd_filter;
   };
@@ -58,13 +55,16 @@ class Conv2DCuda final : public CudaLayer {
   void choose_backward_data(int n, Plan& p);
   // Sets the convolution descriptor's math type for a chosen algorithm.
   void use_math(cudnnMathType_t math);
+  // cuDNN's workspace query of one direction for batch n and `algo` (the math type set).
+  cudnnStatus_t forward_workspace(int n, int algo, std::size_t* bytes);
+  cudnnStatus_t backward_data_workspace(int n, int algo, std::size_t* bytes);
+  cudnnStatus_t backward_filter_workspace(int n, int algo, std::size_t* bytes);
 
   int k_, cin_, cout_;
   FusedActivation act_;
   float *w_ = nullptr, *b_ = nullptr, *dw_ = nullptr, *db_ = nullptr;  // Keras layout, model buffers
   DeviceBuffer<float> filter_, dfilter_;                                // cuDNN layout (cout, kh, kw, cin)
-  BatchDescriptors x_desc_, y_desc_;  // NHWC, for the convolutions
-  BatchDescriptors y_rows_;          // y as a matrix, for the activation
+  BatchDescriptors x_desc_, y_desc_;  // NHWC with N = n, for the convolutions and the activation
   FilterDescriptor filter_desc_;
   ConvolutionDescriptor conv_desc_;
   std::map<int, Plan> plans_;

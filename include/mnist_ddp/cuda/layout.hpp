@@ -3,7 +3,7 @@
 // Everything here is plain integer arithmetic with no CUDA dependency, so the
 // unit tests check it on any machine (tests/unit/test_cuda_shapes.cpp):
 //  - the cuDNN view of an NHWC tensor (dims in cuDNN's n, c, h, w order and
-//    element strides);
+//    element strides), the view each layer uses and cuDNN's BatchNorm limits;
 //  - layer output shapes exactly as the CPU layers compute them;
 //  - Keras's kernel layout (kh, kw, cin, cout) against cuDNN's NHWC filter
 //    layout (cout, kh, kw, cin): a transpose of a (kh·kw·cin) × cout matrix;
@@ -32,6 +32,32 @@ struct Dims4 {
 };
 
 inline Dims4 nhwc_dims(int n, Shape3 s) { return {n, s.c, s.h, s.w, s.h * s.w * s.c, 1, s.w * s.c, s.c}; }
+
+// The same memory seen as a plain matrix of n·h·w rows of c channels, (n·h·w, c, 1, 1)
+// fully packed. Per-channel and element-wise operations read it alike, but it puts
+// n·h·w into cuDNN's N, which cuDNN limits for some operations (below).
+inline Dims4 rows_dims(int n, Shape3 s) { return {n * s.h * s.w, s.c, 1, 1, s.c, 1, 1, 1}; }
+
+// The two views a cuDNN descriptor of the GPU backend can take of an NHWC batch.
+enum class TensorView { kNhwc, kRows };
+inline Dims4 view_dims(TensorView view, int n, Shape3 s) {
+  return view == TensorView::kNhwc ? nhwc_dims(n, s) : rows_dims(n, s);
+}
+
+// The view each GPU layer gives cuDNN: 4-D NHWC with N = the batch, for every layer.
+// BatchNorm's SPATIAL mode reduces over N, H and W and takes NHWC strides; ReLU is
+// element-wise. The rows view is never used for a layer: at the evaluation batch
+// of 500 on 28×28 it would ask cuDNN's BatchNorm inference for N = 392,000.
+inline TensorView layer_tensor_view(LayerKind) { return TensorView::kNhwc; }
+
+// cuDNN's batch-size limits of BatchNorm in SPATIAL mode: inference returns
+// CUDNN_STATUS_NOT_SUPPORTED above N = 65,535 (PyTorch's Normalization.cpp uses
+// cuDNN only up to these sizes: 65,535 in eval mode, 880,801 in training).
+inline constexpr int kCudnnBatchNormInferenceMaxN = 65535;
+inline constexpr int kCudnnBatchNormTrainingMaxN = 880801;
+inline bool cudnn_batchnorm_supports(const Dims4& d, bool training) {
+  return d.n > 0 && d.n <= (training ? kCudnnBatchNormTrainingMaxN : kCudnnBatchNormInferenceMaxN);
+}
 
 // Element offset of (b, y, x, ch) in an NHWC batch.
 inline std::size_t nhwc_offset(const Dims4& d, int b, int y, int x, int ch) {

@@ -53,6 +53,8 @@ class NcclCommunicator {
   void allreduce_mean(float* data, std::size_t count);
   // In-place element-wise sum over the ranks, queued on the communication stream.
   void allreduce_sum(float* data, std::size_t count);
+  // Out of place: recv = Σ send over the ranks (on one rank: a copy on the NCCL stream).
+  void allreduce_sum(const float* send, float* recv, std::size_t count);
   // Root's `count` device floats to every rank, queued on the communication stream.
   void broadcast(float* data, std::size_t count, int root);
 

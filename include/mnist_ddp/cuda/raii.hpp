@@ -8,7 +8,7 @@
 //   Stream            non-blocking cudaStream_t      Event             cudaEvent_t (no timing by default)
 //   CudnnHandle       cudnnHandle_t                  CublasHandle      cublasHandle_t
 //   TensorDescriptor, FilterDescriptor, ConvolutionDescriptor, PoolingDescriptor, ActivationDescriptor,
-//   BatchDescriptors (one tensor descriptor per batch size, NHWC or as a matrix)
+//   BatchDescriptors (one tensor descriptor per batch size, in a layout.hpp view)
 //
 // cuDNN 9 marks its legacy (non-graph) API deprecated but fully supported; this
 // backend uses it — see conv2d.hpp for why.
@@ -23,6 +23,7 @@
 #include <utility>
 
 #include "mnist_ddp/cuda/check.hpp"
+#include "mnist_ddp/cuda/layout.hpp"
 #include "mnist_ddp/nn/spec.hpp"
 
 namespace mnist_ddp::cuda {
@@ -195,7 +196,13 @@ class Event {
   // True when all work before the last record() has completed (never blocks).
   bool done() const {
     const cudaError_t s = cudaEventQuery(e_);
-    if (s == cudaErrorNotReady) return false;
+    if (s == cudaErrorNotReady) {
+      // "Not ready" is an answer, not a failure, but the runtime records it as the
+      // thread's last error: clear it, or the next launch check would throw it
+      // (PyTorch's CUDAEvent::query does the same).
+      detail::clear_last_cuda_error();
+      return false;
+    }
     MNIST_CUDA_CHECK(s);
     return true;
   }
@@ -282,19 +289,17 @@ using PoolingDescriptor =
 using ActivationDescriptor =
     CudnnDescriptor<cudnnActivationDescriptor_t, cudnnCreateActivationDescriptor, cudnnDestroyActivationDescriptor>;
 
-// A float tensor descriptor of n samples of `shape` stored NHWC.
+// A float tensor descriptor of n samples of `shape` stored NHWC (layout.hpp: nhwc_dims).
 TensorDescriptor make_nhwc_descriptor(int n, Shape3 shape);
-// The same memory seen as a plain matrix: (n·h·w, c, 1, 1), fully packed NCHW.
-// Per-channel operations (BatchNorm's spatial mode reduces over N·H·W) and
-// element-wise ones are the same on this view, and it is the layout every
-// cuDNN routine supports.
+// The same memory seen as a plain matrix: (n·h·w, c, 1, 1) (layout.hpp: rows_dims).
+// Not for BatchNorm: n·h·w goes into cuDNN's N, which its BatchNorm limits.
 TensorDescriptor make_rows_descriptor(int n, Shape3 shape);
 
 // Descriptors of one per-sample shape for each batch size seen: a batch size
 // gets its descriptor once (training, last batch, evaluation batches).
 class BatchDescriptors {
  public:
-  enum class View { kNhwc, kRows };
+  using View = TensorView;
   BatchDescriptors(Shape3 shape, View view) : shape_(shape), view_(view) {}
   cudnnTensorDescriptor_t get(int n);
 
