@@ -110,8 +110,10 @@ class Section {
     return table_.back();
   }
 
+  // An empty key: the member is not in the report.
   template <class Field>
   static void in_report(OptionSpec& s, const char* json_key, Field f) {
+    if (*json_key == '\0') return;
     s.json_key = json_key;
     s.to_json = [f](const Config& c) { return json_value(f(c)); };
   }
@@ -209,7 +211,8 @@ void declare_output(Section s) {
 
 void declare_files(Section s) {
   // --model with train is refused by parse_command_line (it needs the command).
-  s.value("model", "FILE", field(&Config::model), non_empty_text, "/model",
+  // Not in the report: it records the train command's settings, and train has no --model.
+  s.value("model", "FILE", field(&Config::model), non_empty_text, "",
           "evaluate, predict: the model file to read");
   // Empty --checkpoint / --resume mean none, as in the Config, like --report.
   s.value("checkpoint", "FILE", field(&Config::checkpoint), any_text, "/checkpoint",
