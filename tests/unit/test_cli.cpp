@@ -8,7 +8,6 @@
 
 #include "mnist_ddp/cli/config.hpp"
 #include "mnist_ddp/core/check.hpp"
-#include "mnist_ddp/io/report.hpp"
 
 namespace mnist_ddp {
 namespace {

@@ -8,6 +8,7 @@
 #include <sstream>
 #include <string>
 
+#include "mnist_ddp/cli/config.hpp"
 #include "mnist_ddp/core/check.hpp"
 #include "mnist_ddp/io/report.hpp"
 

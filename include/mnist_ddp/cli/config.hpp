@@ -9,23 +9,25 @@
 // a missing directory) happen when the data is loaded. Every problem is a
 // UsageError whose message names the option and what is wrong; main() prints
 // it and exits with code 2 on every rank.
+//
+// Config states the defaults; each option (its name, the member it sets, its
+// conversion and range, its --help line and its key in the report) is declared
+// once, in cli/option_table.hpp, from which the parser, --help and
+// config_to_json are derived. The enums belong to the parts that use them.
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
+#include "mnist_ddp/core/device_choice.hpp"
+#include "mnist_ddp/nn/optimizer.hpp"
 #include "mnist_ddp/train/callbacks.hpp"
+#include "mnist_ddp/train/progress.hpp"
 
 namespace mnist_ddp {
-
-enum class Device { kAuto, kCpu, kCuda };
-enum class OptimizerKind { kAdam, kRmsprop, kSgd };
-enum class ProgressMode { kAuto, kBar, kEpoch, kNone };
-
-const char* to_string(Device d);
-const char* to_string(OptimizerKind o);
-const char* to_string(ProgressMode p);
 
 struct Config {
   std::string command = "train";   // train | evaluate | predict
@@ -81,5 +83,8 @@ struct ParsedCommandLine {
 
 // Parses argv (argv[0] is the program name). Throws UsageError.
 ParsedCommandLine parse_command_line(int argc, const char* const* argv);
+
+// The config as JSON (every option, with its value): the report's "config".
+nlohmann::json config_to_json(const Config& config);
 
 }  // namespace mnist_ddp

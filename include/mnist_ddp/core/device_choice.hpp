@@ -25,10 +25,13 @@
 #include <utility>
 #include <vector>
 
-#include "mnist_ddp/cli/config.hpp"
-
 namespace mnist_ddp {
 
+// The device the user asks for (--device): the decisions below turn it into a Backend.
+enum class Device { kAuto, kCpu, kCuda };
+const char* to_string(Device d);  // "auto", "cpu", "cuda"
+
+// The device a rank trains on once the job has decided.
 enum class Backend { kCpu, kCuda };
 const char* to_string(Backend b);
 

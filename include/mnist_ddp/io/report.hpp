@@ -1,14 +1,13 @@
-// report.hpp — the JSON run report, and atomic file writing for every output.
+// report.hpp — atomic file writing for every output (model, JSON run report).
+//
+// The report's contents are assembled by app/run.cpp; its "config" object is
+// cli/config.hpp's config_to_json, made from the option table.
 //
 // Outputs are written to "<path>.tmp.<pid>", flushed and fsync'ed, then renamed
 // over <path>: a crash never leaves a half-written file at the final path.
 #pragma once
 
 #include <string>
-
-#include <nlohmann/json.hpp>
-
-#include "mnist_ddp/cli/config.hpp"
 
 namespace mnist_ddp {
 
@@ -24,8 +23,5 @@ void sync_parent_directory(const std::string& path);
 // Empty if a file can be created at `path` (tried with a temporary file next
 // to it, removed at once), else why not: "cannot write 'x': <strerror>".
 std::string output_problem(const std::string& path);
-
-// The config as JSON (every option, with its value).
-nlohmann::json config_to_json(const Config& config);
 
 }  // namespace mnist_ddp

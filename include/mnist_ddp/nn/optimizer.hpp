@@ -4,12 +4,21 @@
 // holds the slots (moments) and the step count, which a checkpoint saves.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <iterator>
 #include <vector>
 
-#include "mnist_ddp/cli/config.hpp"
-
 namespace mnist_ddp {
+
+enum class OptimizerKind { kAdam, kRmsprop, kSgd };
+
+// "adam", "rmsprop", "sgd": the names of --optimizer, the report and the checkpoint.
+inline const char* to_string(OptimizerKind o) {
+  static constexpr const char* kNames[] = {"adam", "rmsprop", "sgd"};  // in the enum's order
+  const auto i = static_cast<std::size_t>(o);
+  return i < std::size(kNames) ? kNames[i] : "?";
+}
 
 struct OptimizerHyper {
   OptimizerKind kind = OptimizerKind::kAdam;

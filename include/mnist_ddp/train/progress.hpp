@@ -11,10 +11,20 @@
 #include <chrono>
 #include <cstdint>
 #include <cstddef>
+#include <iterator>
 #include <ostream>
 #include <string>
 
 namespace mnist_ddp {
+
+// Which display a run asks for (--progress): auto is the bar on a terminal, epoch lines otherwise.
+enum class ProgressMode { kAuto, kBar, kEpoch, kNone };
+
+inline const char* to_string(ProgressMode p) {
+  static constexpr const char* kNames[] = {"auto", "bar", "epoch", "none"};  // in the enum's order
+  const auto i = static_cast<std::size_t>(p);
+  return i < std::size(kNames) ? kNames[i] : "?";
+}
 
 struct EpochSummary {
   int epoch = 0;        // 1-based
