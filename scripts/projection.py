@@ -213,8 +213,7 @@ def first(points, pred):
     return next((q for q in points if pred(q)), None)
 
 
-def main():
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+def parse_args(root):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--csv", default=os.path.join(root, "results", "scaling.csv"), help="CPU sweep of scripts/scaling.sh")
     ap.add_argument("--gpu-csv", default=os.path.join(root, "results", "scaling_gpu.csv"),
@@ -236,138 +235,168 @@ def main():
                     help="ASSUMED GPU compute: fixed cost per step (about 80 kernels x 5 us)")
     ap.add_argument("--gpu-fp32-fraction", type=float, default=0.3,
                     help="ASSUMED GPU compute: fraction of the FP32 peak the layers reach")
-    args = ap.parse_args()
+    return ap.parse_args()
 
-    rows = read_csv(args.csv)
-    n_bytes = 4.0 * args.gradient_floats
-    ranks = [2 ** k for k in range(int(math.log2(args.max_ranks)) + 1)]
-    weak_rows = [r for r in rows if r["mode"] == "weak"]
-    strong_rows = [r for r in rows if r["mode"] == "strong"]
-    weak_b = args.weak_batch or (weak_rows[0]["batch_per_rank"] if weak_rows else 64.0)
-    strong_g = args.strong_batch or (strong_rows[0]["global_batch"] if strong_rows else 512.0)
-    per_node = args.cpu_ranks_per_node or int(max(r["ranks"] for r in rows))
-    notes = []
 
-    # CPU: compute fitted to the sweep; all-reduce within a node as measured here
-    # (bench_allreduce on 2 ranks), between nodes over InfiniBand HDR.
-    c0, c1, fit_how = fit_compute(rows)
-    cpu_compute = lambda b: c0 + c1 * b  # noqa: E731
-    mpi = fit_mpi(args.bench_dir)
+class Setup:
+    """What every part of the output reads: the arguments, the sweep, and the
+    figures derived from them (gradient size, rank list, projected batches)."""
+
+    def __init__(self, root, args):
+        self.root, self.args = root, args
+        self.rows = read_csv(args.csv)
+        self.n_bytes = 4.0 * args.gradient_floats
+        self.ranks = [2 ** k for k in range(int(math.log2(args.max_ranks)) + 1)]
+        weak_rows = [r for r in self.rows if r["mode"] == "weak"]
+        strong_rows = [r for r in self.rows if r["mode"] == "strong"]
+        self.weak_b = args.weak_batch or (weak_rows[0]["batch_per_rank"] if weak_rows else 64.0)
+        self.strong_g = args.strong_batch or (strong_rows[0]["global_batch"] if strong_rows else 512.0)
+        self.per_node = args.cpu_ranks_per_node or int(max(r["ranks"] for r in self.rows))
+        self.notes = []
+
+
+def cpu_shared_memory_allreduce(st):
+    """α and β of the all-reduce within a CPU node, and how they were found."""
+    mpi = fit_mpi(st.args.bench_dir)
     if mpi:
         a_shm, b_shm, mpi_src = mpi
-        mpi_how = f"fitted to `{mpi_src}` (ring model on 2 ranks: α from ≤ 1 KiB, β from ≥ 1 MiB)"
-    else:
-        multi = [r for r in rows if r["ranks"] >= 2 and r["communication_s"] > 0]
-        a_shm = 1 * US
-        if multi:
-            r = max(multi, key=lambda r: r["ranks"])
-            p = r["ranks"]
-            t = r["communication_s"] / r["steps"]
-            b_shm = 2 * (p - 1) / p * n_bytes / max(t - 2 * (p - 1) * a_shm, 1e-9)
-            mpi_how = (f"no bench_allreduce_np2.json: β from the sweep's communication time at {int(p)} ranks "
-                       f"({t * 1e3:.2f} ms per step), α assumed 1 µs")
-        else:
-            b_shm = 5 * GB
-            mpi_how = "no measurement: α 1 µs, β 5 GB/s assumed"
-    a_ib = args.alpha_ib_us * US
-    cpu_allreduce = lambda p, n: hierarchical(p, n, per_node, a_shm, b_shm, a_ib, IB_HDR_PORT)  # noqa: E731
+        return a_shm, b_shm, f"fitted to `{mpi_src}` (ring model on 2 ranks: α from ≤ 1 KiB, β from ≥ 1 MiB)"
+    multi = [r for r in st.rows if r["ranks"] >= 2 and r["communication_s"] > 0]
+    a_shm = 1 * US
+    if multi:
+        r = max(multi, key=lambda r: r["ranks"])
+        p = r["ranks"]
+        t = r["communication_s"] / r["steps"]
+        b_shm = 2 * (p - 1) / p * st.n_bytes / max(t - 2 * (p - 1) * a_shm, 1e-9)
+        return a_shm, b_shm, (f"no bench_allreduce_np2.json: β from the sweep's communication time at {int(p)} ranks "
+                              f"({t * 1e3:.2f} ms per step), α assumed 1 µs")
+    return a_shm, 5 * GB, "no measurement: α 1 µs, β 5 GB/s assumed"
 
-    # GPU: compute measured on GPUs if a GPU sweep exists, else assumed.
-    flops_img = train_flops_per_image()
-    measured_flops = bench_flops(args.bench_dir)
-    if measured_flops and abs(measured_flops - flops_img) > 1e-3 * flops_img:
-        notes.append(f"bench_cpu.json counts {measured_flops / 1e6:.1f} MFLOP per image in a training step, this "
-                     f"script {flops_img / 1e6:.1f}: SEED_CNN here and bench/layer_flops.hpp disagree; the model uses "
-                     "the latter figure.")
+
+def cpu_model(st):
+    """CPU: compute fitted to the sweep; all-reduce within a node as measured here
+    (bench_allreduce on 2 ranks), between nodes over InfiniBand HDR."""
+    st.c0, st.c1, st.fit_how = fit_compute(st.rows)
+    st.a_shm, st.b_shm, st.mpi_how = cpu_shared_memory_allreduce(st)
+    st.a_ib = st.args.alpha_ib_us * US
+    st.cpu_compute = lambda b: st.c0 + st.c1 * b
+    st.cpu_allreduce = lambda p, n: hierarchical(p, n, st.per_node, st.a_shm, st.b_shm, st.a_ib, IB_HDR_PORT)
+
+
+def gpu_compute_model(st):
+    """GPU compute: measured on GPUs if a GPU sweep exists, else bench_cuda's
+    forward + backward, else assumed. Sets g0, g1, the label and how it was found."""
+    args = st.args
     gpu_bench = gpu_bench_compute(args.bench_dir)
+    st.gpu_assumed = False
     if os.path.exists(args.gpu_csv):
-        gpu_rows = read_csv(args.gpu_csv)
-        g0, g1, g_how = fit_compute(gpu_rows)
-        gpu_label = "GPU (measured compute, H100 interconnect)"
-        gpu_how = f"measured: `{os.path.relpath(args.gpu_csv, root)}`, {g_how}"
-        gpu_assumed = False
+        st.g0, st.g1, g_how = fit_compute(read_csv(args.gpu_csv))
+        st.gpu_label = "GPU (measured compute, H100 interconnect)"
+        st.gpu_how = f"measured: `{os.path.relpath(args.gpu_csv, st.root)}`, {g_how}"
     elif gpu_bench:
-        g0, g1, g_how = gpu_bench
-        gpu_label = "GPU (measured forward+backward, H100 interconnect)"
-        gpu_how = (f"measured: {g_how}; forward and backward only — augmentation, loss and optimizer "
-                   "kernels are not included, so the step is somewhat longer")
-        gpu_assumed = False
+        st.g0, st.g1, g_how = gpu_bench
+        st.gpu_label = "GPU (measured forward+backward, H100 interconnect)"
+        st.gpu_how = (f"measured: {g_how}; forward and backward only — augmentation, loss and optimizer "
+                      "kernels are not included, so the step is somewhat longer")
     else:
-        g0 = args.gpu_launch_ms * 1e-3
-        g1 = flops_img / (args.gpu_fp32_fraction * H100_FP32_PEAK)
-        gpu_label = "GPU (H100 + NVLink/NDR, ASSUMED compute)"
-        gpu_how = (f"ASSUMED (no GPU measurement in results/): {args.gpu_launch_ms} ms per step of kernel launches "
-                   f"and synchronisation + {flops_img / 1e6:.0f} MFLOP per image at {args.gpu_fp32_fraction:.0%} "
-                   f"of the H100's 67 TFLOPS FP32")
-        gpu_assumed = True
-    gpu_compute = lambda b: g0 + g1 * b  # noqa: E731
-    a_nv = args.alpha_nvlink_us * US
-    call = args.gpu_call_us * US
-    gpu_allreduce = lambda p, n: (call if p > 1 else 0.0) + hierarchical(  # noqa: E731
-        p, n, GPUS_PER_NODE, a_nv, NVLINK4_PER_DIRECTION, a_ib, IB_NDR_PORT)
-    gpu_flat_ring = lambda p, n: (call if p > 1 else 0.0) + ring(p, n, a_ib, IB_NDR_PORT)  # noqa: E731
+        st.g0 = args.gpu_launch_ms * 1e-3
+        st.g1 = st.flops_img / (args.gpu_fp32_fraction * H100_FP32_PEAK)
+        st.gpu_label = "GPU (H100 + NVLink/NDR, ASSUMED compute)"
+        st.gpu_how = (f"ASSUMED (no GPU measurement in results/): {args.gpu_launch_ms} ms per step of kernel launches "
+                      f"and synchronisation + {st.flops_img / 1e6:.0f} MFLOP per image at {args.gpu_fp32_fraction:.0%} "
+                      f"of the H100's 67 TFLOPS FP32")
+        st.gpu_assumed = True
 
+
+def gpu_model(st):
+    st.flops_img = train_flops_per_image()
+    measured_flops = bench_flops(st.args.bench_dir)
+    if measured_flops and abs(measured_flops - st.flops_img) > 1e-3 * st.flops_img:
+        st.notes.append(f"bench_cpu.json counts {measured_flops / 1e6:.1f} MFLOP per image in a training step, this "
+                        f"script {st.flops_img / 1e6:.1f}: SEED_CNN here and bench/layer_flops.hpp disagree; the model "
+                        "uses the latter figure.")
+    gpu_compute_model(st)
+    st.a_nv = st.args.alpha_nvlink_us * US
+    st.call = st.args.gpu_call_us * US
+    st.gpu_compute = lambda b: st.g0 + st.g1 * b
+    st.gpu_allreduce = lambda p, n: (st.call if p > 1 else 0.0) + hierarchical(
+        p, n, GPUS_PER_NODE, st.a_nv, NVLINK4_PER_DIRECTION, st.a_ib, IB_NDR_PORT)
+    st.gpu_flat_ring = lambda p, n: (st.call if p > 1 else 0.0) + ring(p, n, st.a_ib, IB_NDR_PORT)
+
+
+def project_curves(st):
     curves = {}
-    for mode, batch in (("weak", weak_b), ("strong", strong_g)):
-        curves[("cpu", mode)] = project(ranks, mode, batch, cpu_compute, cpu_allreduce, n_bytes, args.train_images)
-        curves[("gpu", mode)] = project(ranks, mode, batch, gpu_compute, gpu_allreduce, n_bytes, args.train_images)
-        curves[("gpu_ring", mode)] = project(ranks, mode, batch, gpu_compute, gpu_flat_ring, n_bytes, args.train_images)
+    for mode, batch in (("weak", st.weak_b), ("strong", st.strong_g)):
+        for system, compute, allreduce in (("cpu", st.cpu_compute, st.cpu_allreduce),
+                                           ("gpu", st.gpu_compute, st.gpu_allreduce),
+                                           ("gpu_ring", st.gpu_compute, st.gpu_flat_ring)):
+            curves[(system, mode)] = project(st.ranks, mode, batch, compute, allreduce, st.n_bytes,
+                                             st.args.train_images)
+    return curves
 
-    # ---- plots ----------------------------------------------------------------------
-    plots = os.path.join(args.out_dir, "plots")
+
+def plot_panel(st, curves, ax, mode, batch, metric, ylabel, style):
+    for key, (color, ls, label) in style.items():
+        pts = curves[(key, mode)]
+        ax.plot([q["ranks"] for q in pts], [q[metric] for q in pts], color=color, ls=ls, marker=".", label=label)
+    meas = sorted((r for r in st.rows if r["mode"] == mode), key=lambda r: r["ranks"])
+    if meas:
+        ax.plot([r["ranks"] for r in meas], [r[metric] for r in meas], "o", color="tab:red", ms=7,
+                label=f"CPU measured ({os.path.basename(st.args.csv)})")
+    if mode == "weak":  # where an epoch becomes a couple of steps
+        few = first(curves[("gpu", mode)], lambda q: q["steps_per_epoch"] <= 2)
+        if few:
+            ax.axvline(few["ranks"], color="gray", ls="--", lw=1)
+            ax.text(few["ranks"], 0.02, f" ≤ 2 steps/epoch\n (global batch {int(few['global_batch'])})",
+                    transform=ax.get_xaxis_transform(), fontsize=7, color="gray", ha="right")
+    ax.set_xscale("log", base=2)
+    ax.set_xlim(1, st.args.max_ranks)
+    if metric == "images_per_second":
+        ax.set_yscale("log")
+    else:
+        ax.set_ylim(0, 1.1)
+    ax.set_xlabel("ranks (CPU cores or GPUs)")
+    ax.set_ylabel(ylabel)
+    what = f"{int(batch)} per rank" if mode == "weak" else f"global {int(batch)}"
+    ax.set_title(f"{mode} scaling (batch {what})")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7)
+
+
+def write_plots(st, curves):
+    plots = os.path.join(st.args.out_dir, "plots")
     os.makedirs(plots, exist_ok=True)
-    style = {"cpu": ("tab:blue", "-", f"CPU projection ({per_node} ranks/node, IB HDR between nodes)"),
-             "gpu": ("tab:green", "-", gpu_label + ", hierarchical"),
+    style = {"cpu": ("tab:blue", "-", f"CPU projection ({st.per_node} ranks/node, IB HDR between nodes)"),
+             "gpu": ("tab:green", "-", st.gpu_label + ", hierarchical"),
              "gpu_ring": ("tab:green", ":", "GPU, flat ring over IB NDR (for comparison)")}
     files = {}
     for metric, ylabel, fname in (("images_per_second", "images/s", "scaling_images_per_second.png"),
                                   ("efficiency", "efficiency = img/s(p) / (p · img/s(1))", "scaling_efficiency.png")):
         fig, axes = plt.subplots(1, 2, figsize=(13, 5))
-        for ax, mode, batch in ((axes[0], "weak", weak_b), (axes[1], "strong", strong_g)):
-            for key, (color, ls, label) in style.items():
-                pts = curves[(key, mode)]
-                ax.plot([q["ranks"] for q in pts], [q[metric] for q in pts], color=color, ls=ls, marker=".",
-                        label=label)
-            meas = sorted((r for r in rows if r["mode"] == mode), key=lambda r: r["ranks"])
-            if meas:
-                ax.plot([r["ranks"] for r in meas], [r[metric] for r in meas], "o", color="tab:red", ms=7,
-                        label=f"CPU measured ({os.path.basename(args.csv)})")
-            if mode == "weak":  # where an epoch becomes a couple of steps
-                few = first(curves[("gpu", mode)], lambda q: q["steps_per_epoch"] <= 2)
-                if few:
-                    ax.axvline(few["ranks"], color="gray", ls="--", lw=1)
-                    ax.text(few["ranks"], 0.02, f" ≤ 2 steps/epoch\n (global batch {int(few['global_batch'])})",
-                            transform=ax.get_xaxis_transform(), fontsize=7, color="gray", ha="right")
-            ax.set_xscale("log", base=2)
-            ax.set_xlim(1, args.max_ranks)
-            if metric == "images_per_second":
-                ax.set_yscale("log")
-            else:
-                ax.set_ylim(0, 1.1)
-            ax.set_xlabel("ranks (CPU cores or GPUs)")
-            ax.set_ylabel(ylabel)
-            what = f"{int(batch)} per rank" if mode == "weak" else f"global {int(batch)}"
-            ax.set_title(f"{mode} scaling (batch {what})")
-            ax.grid(True, which="both", alpha=0.3)
-            ax.legend(fontsize=7)
+        for ax, mode, batch in ((axes[0], "weak", st.weak_b), (axes[1], "strong", st.strong_g)):
+            plot_panel(st, curves, ax, mode, batch, metric, ylabel, style)
         fig.suptitle("mnist_ddp: measured and projected (α–β all-reduce model; published link figures)")
         fig.tight_layout()
         path = os.path.join(plots, fname)
         fig.savefig(path, dpi=110)
         plt.close(fig)
         files[metric] = path
+    return files
 
-    # ---- projection.csv ---------------------------------------------------------------
+
+def write_projection_csv(st, curves):
     cols = ["system", "mode", "ranks", "batch_per_rank", "global_batch", "compute_ms", "allreduce_ms", "step_ms",
             "images_per_second", "efficiency", "comm_share", "steps_per_epoch"]
-    with open(os.path.join(args.out_dir, "projection.csv"), "w", newline="") as f:
+    with open(os.path.join(st.args.out_dir, "projection.csv"), "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(cols)
         for (system, mode), pts in curves.items():
             for q in pts:
                 w.writerow([system, mode] + [f"{q[c]:.6g}" for c in cols[2:]])
 
-    # ---- scaling.md ---------------------------------------------------------------------
+
+def md_measured(st, files):
+    args, root = st.args, st.root
     rel = lambda p: os.path.relpath(p, args.out_dir)  # noqa: E731
     md = ["# Scaling: measured on this machine, projected to 512 ranks", "",
           f"Generated by `scripts/projection.py` from `{os.path.relpath(args.csv, root)}`"
@@ -377,92 +406,127 @@ def main():
           "## Measured (scripts/scaling.sh)", "",
           "| mode | ranks | devices | batch/rank | global | images/s | speedup | efficiency | compute s | comm s | data s | step ms |",
           "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
-    for r in rows:
+    for r in st.rows:
         md.append(f"| {r['mode']} | {int(r['ranks'])} | {int(r.get('devices', r['ranks']))} | {int(r['batch_per_rank'])} | "
                   f"{int(r['global_batch'])} | {r['images_per_second']:.0f} | {r.get('speedup', 0):.2f} | "
                   f"{r['efficiency']:.2f} | {r['compute_s']:.2f} | {r['communication_s']:.3f} | {r['data_s']:.3f} | "
                   f"{r.get('step_ms', 0):.1f} |")
-    md += ["", "## The model", "",
-           "One step on p ranks: t(p) = t_compute(b) + t_allreduce(p, n), n = "
-           f"{args.gradient_floats} floats = {n_bytes / 1e6:.2f} MB; images/s = p·b / t(p).", "",
-           "| parameter | value | where it comes from |", "| --- | --- | --- |",
-           f"| CPU t_compute(b) | {c0 * 1e3:.2f} ms + {c1 * 1e3:.3f} ms × b | measured: {fit_how} |",
-           f"| CPU all-reduce within a node | α = {a_shm / US:.1f} µs, β = {b_shm / GB:.2f} GB/s, {per_node} ranks/node | {mpi_how} |",
-           f"| CPU all-reduce between nodes | α = {a_ib / US:.1f} µs, β = {IB_HDR_PORT / GB:.0f} GB/s | InfiniBand HDR 200 Gb/s per port (published); α assumed |",
-           f"| GPU t_compute(b) | {g0 * 1e3:.2f} ms + {g1 * 1e6:.2f} µs × b | {gpu_how} |",
-           f"| GPU all-reduce within a node | α = {a_nv / US:.1f} µs, β = {NVLINK4_PER_DIRECTION / GB:.0f} GB/s per direction, "
-           f"{GPUS_PER_NODE} GPUs on NVSwitch | H100 SXM NVLink 4: 900 GB/s bidirectional (published); α assumed |",
-           f"| GPU all-reduce between nodes | α = {a_ib / US:.1f} µs, β = {IB_NDR_PORT / GB:.0f} GB/s per GPU | "
-           "InfiniBand NDR 400 Gb/s, one ConnectX-7 per GPU (published); α assumed |",
-           f"| GPU all-reduce call | {call / US:.0f} µs per call | assumed (kernel launch, stream synchronisation) |", "",
-           "All-reduce: ring 2(p-1)α + 2(p-1)/p·n/β; tree 2⌈log2 p⌉α + 2n/β; hierarchical = reduce-scatter in the "
-           "node + the cheaper of ring and tree between nodes on n/g per rail + all-gather in the node. Bandwidths "
-           "are link peaks (what nccl-tests calls bus bandwidth can reach at best), so the communication times are "
-           "optimistic; the latencies are assumptions of a few µs per message step.", ""]
+    return md
+
+
+def md_model(st):
+    md = ["", "## The model", "",
+          "One step on p ranks: t(p) = t_compute(b) + t_allreduce(p, n), n = "
+          f"{st.args.gradient_floats} floats = {st.n_bytes / 1e6:.2f} MB; images/s = p·b / t(p).", "",
+          "| parameter | value | where it comes from |", "| --- | --- | --- |",
+          f"| CPU t_compute(b) | {st.c0 * 1e3:.2f} ms + {st.c1 * 1e3:.3f} ms × b | measured: {st.fit_how} |",
+          f"| CPU all-reduce within a node | α = {st.a_shm / US:.1f} µs, β = {st.b_shm / GB:.2f} GB/s, {st.per_node} ranks/node | {st.mpi_how} |",
+          f"| CPU all-reduce between nodes | α = {st.a_ib / US:.1f} µs, β = {IB_HDR_PORT / GB:.0f} GB/s | InfiniBand HDR 200 Gb/s per port (published); α assumed |",
+          f"| GPU t_compute(b) | {st.g0 * 1e3:.2f} ms + {st.g1 * 1e6:.2f} µs × b | {st.gpu_how} |",
+          f"| GPU all-reduce within a node | α = {st.a_nv / US:.1f} µs, β = {NVLINK4_PER_DIRECTION / GB:.0f} GB/s per direction, "
+          f"{GPUS_PER_NODE} GPUs on NVSwitch | H100 SXM NVLink 4: 900 GB/s bidirectional (published); α assumed |",
+          f"| GPU all-reduce between nodes | α = {st.a_ib / US:.1f} µs, β = {IB_NDR_PORT / GB:.0f} GB/s per GPU | "
+          "InfiniBand NDR 400 Gb/s, one ConnectX-7 per GPU (published); α assumed |",
+          f"| GPU all-reduce call | {st.call / US:.0f} µs per call | assumed (kernel launch, stream synchronisation) |", "",
+          "All-reduce: ring 2(p-1)α + 2(p-1)/p·n/β; tree 2⌈log2 p⌉α + 2n/β; hierarchical = reduce-scatter in the "
+          "node + the cheaper of ring and tree between nodes on n/g per rail + all-gather in the node. Bandwidths "
+          "are link peaks (what nccl-tests calls bus bandwidth can reach at best), so the communication times are "
+          "optimistic; the latencies are assumptions of a few µs per message step.", ""]
     md += ["Published figures used (not measured here):", ""]
     md += [f"- {name}, <{url}>: {what}" for name, url, what in SOURCES]
-    md += [""] + [f"Note: {n}" for n in notes] + ([""] if notes else [])
+    md += [""] + [f"Note: {n}" for n in st.notes] + ([""] if st.notes else [])
+    return md
 
-    def table(system, mode):
-        pts = curves[(system, mode)]
-        lines = ["| ranks | batch/rank | global | compute ms | all-reduce ms | step ms | images/s | efficiency | comm share | steps/epoch |",
-                 "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
-        for q in pts:
-            lines.append(f"| {q['ranks']} | {q['batch_per_rank']:g} | {q['global_batch']:g} | {q['compute_ms']:.3f} | "
-                         f"{q['allreduce_ms']:.3f} | {q['step_ms']:.3f} | {q['images_per_second']:.0f} | "
-                         f"{q['efficiency']:.2f} | {q['comm_share']:.0%} | {q['steps_per_epoch']} |")
-        return lines
 
-    md += ["## Projection", ""]
-    for system, title in (("cpu", "CPU ranks like this machine's"), ("gpu", gpu_label)):
+def md_projection_table(pts):
+    lines = ["| ranks | batch/rank | global | compute ms | all-reduce ms | step ms | images/s | efficiency | comm share | steps/epoch |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for q in pts:
+        lines.append(f"| {q['ranks']} | {q['batch_per_rank']:g} | {q['global_batch']:g} | {q['compute_ms']:.3f} | "
+                     f"{q['allreduce_ms']:.3f} | {q['step_ms']:.3f} | {q['images_per_second']:.0f} | "
+                     f"{q['efficiency']:.2f} | {q['comm_share']:.0%} | {q['steps_per_epoch']} |")
+    return lines
+
+
+def md_projection(st, curves):
+    md = ["## Projection", ""]
+    for system, title in (("cpu", "CPU ranks like this machine's"), ("gpu", st.gpu_label)):
         for mode in ("weak", "strong"):
-            md += [f"### {title}: {mode} scaling", ""] + table(system, mode) + [""]
+            md += [f"### {title}: {mode} scaling", ""] + md_projection_table(curves[(system, mode)]) + [""]
+    return md
 
-    # Where it stops scaling: read off the curves.
-    gw, gs, cw = curves[("gpu", "weak")], curves[("gpu", "strong")], curves[("cpu", "weak")]
-    last_w, last_s = gw[-1], gs[-1]
+
+def md_weak_per_epoch(st, gw):
+    """The weak-scaling bullet: efficient per step, but an epoch shrinks to a few steps."""
+    last_w = gw[-1]
     under2 = first(gw, lambda q: q["steps_per_epoch"] <= 2)
     under10 = first(gw, lambda q: q["steps_per_epoch"] <= 10)
+    return (f"- **Weak scaling looks fine per step and is useless per epoch.** With {int(st.weak_b)} images per rank, "
+            f"{last_w['ranks']} GPUs keep {last_w['efficiency']:.0%} efficiency on the step, but the global batch is "
+            f"{int(last_w['global_batch'])} and an epoch of {st.args.train_images} images is {last_w['steps_per_epoch']} "
+            f"steps" + (f"; from {under10['ranks']} ranks (global batch {int(under10['global_batch'])}) an epoch is "
+                        f"≤ 10 steps" if under10 else "")
+            + (f", from {under2['ranks']} ranks ≤ 2" if under2 else "") + ". "
+            "Training then needs many more epochs to reach the same accuracy — large-batch training needs the "
+            "learning rate scaled with warm-up (Goyal et al. 2017, batch 8192 on ImageNet) and degrades beyond; "
+            "per-epoch work (validation, BatchNorm statistics, start-up) stays, so time to accuracy stops improving "
+            "long before the images/s curve bends.")
+
+
+def md_strong(st, gs, cw):
+    """The strong-scaling bullet: the per-rank batch shrinks, the fixed cost stays."""
+    last_s = gs[-1]
     half_s = first(gs, lambda q: q["efficiency"] < 0.5)
     half_cpu = first(cw, lambda q: q["efficiency"] < 0.5)
+    return (f"- **Strong scaling ends at a few GPUs.** With a global batch of {int(st.strong_g)}, the per-rank batch "
+            "shrinks while the fixed cost per step stays: "
+            + (f"efficiency drops below 50 % at {half_s['ranks']} GPUs (batch {half_s['batch_per_rank']:g} per GPU)"
+               if half_s else f"efficiency is {last_s['efficiency']:.2f} at {last_s['ranks']} GPUs")
+            + (f"; on CPU ranks like this machine's, below 50 % weak-scaling efficiency at {half_cpu['ranks']} ranks"
+               if half_cpu else f"; CPU ranks, whose compute is large, keep {cw[-1]['efficiency']:.0%} weak-scaling "
+               f"efficiency at {cw[-1]['ranks']} ranks")
+            + ".")
+
+
+def md_conclusions(st, curves):
+    """Where it stops scaling: read off the curves."""
+    gw, gs, cw = curves[("gpu", "weak")], curves[("gpu", "strong")], curves[("cpu", "weak")]
+    last_w = gw[-1]
     ring_w = curves[("gpu_ring", "weak")][-1]
-    md += ["## Where MNIST stops scaling, and why", "",
-           f"- **The model is tiny.** {args.gradient_floats} parameters: a {n_bytes / 1e6:.2f} MB gradient and "
-           f"{flops_img / 1e6:.0f} MFLOP per image per step. On a GPU one step at batch {int(weak_b)} is "
-           f"{gw[0]['compute_ms']:.2f} ms{' (assumed)' if gpu_assumed else ''}, most of it fixed launch cost, so there "
-           "is little compute to hide communication behind.",
-           f"- **The all-reduce is latency-bound.** At {last_w['ranks']} GPUs the hierarchical all-reduce of "
-           f"{n_bytes / 1e6:.2f} MB takes {last_w['allreduce_ms']:.3f} ms ({last_w['comm_share']:.0%} of the step); "
-           f"at {NVLINK4_PER_DIRECTION / GB:.0f} GB/s the bytes alone need {n_bytes / NVLINK4_PER_DIRECTION * 1e6:.1f} µs, "
-           "the rest is per-message latency. A flat ring over InfiniBand, 2(p-1) latency steps, takes "
-           f"{ring_w['allreduce_ms']:.3f} ms at {ring_w['ranks']} ranks (weak efficiency {ring_w['efficiency']:.2f} "
-           f"against {last_w['efficiency']:.2f} for the hierarchical tree).",
-           f"- **Weak scaling looks fine per step and is useless per epoch.** With {int(weak_b)} images per rank, "
-           f"{last_w['ranks']} GPUs keep {last_w['efficiency']:.0%} efficiency on the step, but the global batch is "
-           f"{int(last_w['global_batch'])} and an epoch of {args.train_images} images is {last_w['steps_per_epoch']} "
-           f"steps" + (f"; from {under10['ranks']} ranks (global batch {int(under10['global_batch'])}) an epoch is "
-                       f"≤ 10 steps" if under10 else "")
-           + (f", from {under2['ranks']} ranks ≤ 2" if under2 else "") + ". "
-           "Training then needs many more epochs to reach the same accuracy — large-batch training needs the "
-           "learning rate scaled with warm-up (Goyal et al. 2017, batch 8192 on ImageNet) and degrades beyond; "
-           "per-epoch work (validation, BatchNorm statistics, start-up) stays, so time to accuracy stops improving "
-           "long before the images/s curve bends.",
-           f"- **Strong scaling ends at a few GPUs.** With a global batch of {int(strong_g)}, the per-rank batch "
-           "shrinks while the fixed cost per step stays: "
-           + (f"efficiency drops below 50 % at {half_s['ranks']} GPUs (batch {half_s['batch_per_rank']:g} per GPU)"
-              if half_s else f"efficiency is {last_s['efficiency']:.2f} at {last_s['ranks']} GPUs")
-           + (f"; on CPU ranks like this machine's, below 50 % weak-scaling efficiency at {half_cpu['ranks']} ranks"
-              if half_cpu else f"; CPU ranks, whose compute is large, keep {cw[-1]['efficiency']:.0%} weak-scaling "
-              f"efficiency at {cw[-1]['ranks']} ranks")
-           + ".",
-           "- **Conclusion.** MNIST at this model size is a one-GPU (or one-node) problem: the data set is "
-           "small enough to fit and be augmented on one device, and more ranks buy images/s but not a shorter "
-           "time to a trained model. The scaling machinery is exercised here so that it is right for the models "
-           "that need it.", ""]
-    with open(os.path.join(args.out_dir, "scaling.md"), "w") as f:
+    n_bytes = st.n_bytes
+    return ["## Where MNIST stops scaling, and why", "",
+            f"- **The model is tiny.** {st.args.gradient_floats} parameters: a {n_bytes / 1e6:.2f} MB gradient and "
+            f"{st.flops_img / 1e6:.0f} MFLOP per image per step. On a GPU one step at batch {int(st.weak_b)} is "
+            f"{gw[0]['compute_ms']:.2f} ms{' (assumed)' if st.gpu_assumed else ''}, most of it fixed launch cost, so there "
+            "is little compute to hide communication behind.",
+            f"- **The all-reduce is latency-bound.** At {last_w['ranks']} GPUs the hierarchical all-reduce of "
+            f"{n_bytes / 1e6:.2f} MB takes {last_w['allreduce_ms']:.3f} ms ({last_w['comm_share']:.0%} of the step); "
+            f"at {NVLINK4_PER_DIRECTION / GB:.0f} GB/s the bytes alone need {n_bytes / NVLINK4_PER_DIRECTION * 1e6:.1f} µs, "
+            "the rest is per-message latency. A flat ring over InfiniBand, 2(p-1) latency steps, takes "
+            f"{ring_w['allreduce_ms']:.3f} ms at {ring_w['ranks']} ranks (weak efficiency {ring_w['efficiency']:.2f} "
+            f"against {last_w['efficiency']:.2f} for the hierarchical tree).",
+            md_weak_per_epoch(st, gw),
+            md_strong(st, gs, cw),
+            "- **Conclusion.** MNIST at this model size is a one-GPU (or one-node) problem: the data set is "
+            "small enough to fit and be augmented on one device, and more ranks buy images/s but not a shorter "
+            "time to a trained model. The scaling machinery is exercised here so that it is right for the models "
+            "that need it.", ""]
+
+
+def main():
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    st = Setup(root, parse_args(root))
+    cpu_model(st)
+    gpu_model(st)
+    curves = project_curves(st)
+    files = write_plots(st, curves)
+    write_projection_csv(st, curves)
+    md = md_measured(st, files) + md_model(st) + md_projection(st, curves) + md_conclusions(st, curves)
+    out_dir = st.args.out_dir
+    with open(os.path.join(out_dir, "scaling.md"), "w") as f:
         f.write("\n".join(md) + "\n")
     print(f"wrote {files['images_per_second']}, {files['efficiency']}, "
-          f"{os.path.join(args.out_dir, 'scaling.md')}, {os.path.join(args.out_dir, 'projection.csv')}")
+          f"{os.path.join(out_dir, 'scaling.md')}, {os.path.join(out_dir, 'projection.csv')}")
 
 
 if __name__ == "__main__":

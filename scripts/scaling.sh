@@ -164,23 +164,8 @@ for m in "${modes[@]}"; do
       continue
     fi
     [ -z "$keep_reports" ] || cp "$report" "$keep_reports/${m}_np$p.json"
-    row=$("$python" - "$report" "$m" "$p" "$b" "$g" "$steps" "$device" "${threads:-0}" "$base_ranks" "$base_ips" <<'PY'
-import json, sys
-r = json.load(open(sys.argv[1]))
-mode, p, b, g, steps, device, threads, base_ranks, base_ips = sys.argv[2:11]
-p, b, g, steps = int(p), int(b), int(g), int(steps)
-threads = int(r.get("threads_per_rank", threads))  # what the program used
-assert r["world_size"] == p, f"report says {r['world_size']} ranks, expected {p}"
-assert r["steps"] == steps, f"report says {r['steps']} steps, expected {steps}"
-ips = float(r["train_images_per_second"])
-r0, ips0 = (int(base_ranks), float(base_ips)) if base_ranks else (p, ips)
-speedup = r0 * ips / ips0
-t = r["time_seconds"]
-devices = p * threads if device == "cpu" else p
-print(f"{mode},{p},{devices},{threads},{b},{g},{steps},{ips:.2f},{speedup:.4f},{speedup / p:.4f},"
-      f"{t['compute']:.4f},{t['communication']:.4f},{t['data']:.4f},{1000.0 * g / ips:.3f}")
-PY
-    ) || { echo "scaling.sh: $m, $p ranks: unreadable report" >&2; failed=1; continue; }
+    row=$("$python" "$root/scripts/scaling_row.py" "$report" "$m" "$p" "$b" "$g" "$steps" "$device" "${threads:-0}" \
+      "$base_ranks" "$base_ips") || { echo "scaling.sh: $m, $p ranks: unreadable report" >&2; failed=1; continue; }
     echo "$row" >>"$out"
     echo "$row"
     if [ -z "$base_ranks" ]; then

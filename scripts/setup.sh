@@ -30,6 +30,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libopenblas-dev
   nlohmann-json3-dev
+  librandom123-dev
   zlib1g-dev libpng-dev
   python3 python3-numpy python3-matplotlib python3-h5py
   npm

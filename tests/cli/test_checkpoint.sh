@@ -7,6 +7,7 @@ set -u
 bin=$1
 data=$2
 python=${3:-/usr/bin/python3}
+h5_tools=$(cd "$(dirname "${BASH_SOURCE[0]}")/../python" && pwd)/h5_tools.py
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 pass=0
@@ -24,18 +25,7 @@ common=(--data-dir "$data" --train-limit 1200 --test-limit 200 --batch-size 32 -
 "$bin" "${common[@]}" --epochs 2 --resume "$tmp/ck.h5" --output "$tmp/resumed.h5" >"$tmp/resumed.log" 2>&1 || ko "resumed run failed: $(tail -3 "$tmp/resumed.log")"
 if grep -q "Resumed from $tmp/ck.h5" "$tmp/resumed.log"; then ok; else ko "resumed run did not say it resumed"; fi
 
-if "$python" - "$tmp/whole.h5" "$tmp/resumed.h5" <<'PY'
-import sys, h5py, numpy as np
-a, b = (h5py.File(p, "r") for p in sys.argv[1:3])
-names = []
-a["model_weights"].visit(lambda n: names.append(n) if isinstance(a["model_weights"][n], h5py.Dataset) else None)
-assert names, "no weights found"
-for n in names:
-    x, y = a["model_weights"][n][()], b["model_weights"][n][()]
-    if x.shape != y.shape or not np.array_equal(x.view(np.uint32), y.view(np.uint32)):
-        sys.exit(f"{n} differs (max |diff| {np.max(np.abs(x - y))})")
-print(f"{len(names)} weight tensors bitwise equal")
-PY
+if "$python" "$h5_tools" same-weights "$tmp/whole.h5" "$tmp/resumed.h5"
 then ok; else ko "resumed weights differ from the uninterrupted run"; fi
 
 # A model file is not a checkpoint; a corrupt file and a missing one are refused.

@@ -162,28 +162,7 @@ else
     if [ -z "$py" ] && "$candidate" -c "import h5py, numpy" 2>/dev/null; then py=$candidate; fi
   done
   if [ -n "$py" ]; then
-    "$py" - "$tmp" <<'PY'
-import json, shutil, sys
-import h5py, numpy as np
-tmp = sys.argv[1]
-for name in ("nan", "narrow"):
-    shutil.copy(f"{tmp}/good.h5", f"{tmp}/{name}.h5")
-with h5py.File(f"{tmp}/nan.h5", "r+") as f:
-    d = f["model_weights/dense/dense/bias:0"]
-    v = d[()]
-    v[3] = np.nan
-    d[...] = v
-with h5py.File(f"{tmp}/narrow.h5", "r+") as f:
-    g = f["model_weights/conv2d/conv2d"]
-    del g["kernel:0"]
-    g.create_dataset("kernel:0", data=np.zeros((3, 3, 1, 16), np.float32))
-shutil.copy(f"{tmp}/ck.h5", f"{tmp}/ck-state.h5")
-with h5py.File(f"{tmp}/ck-state.h5", "r+") as f:
-    info = json.loads(f["mnist_ddp"].attrs["info"])
-    info["epochs_done"] = -3
-    del f["mnist_ddp"].attrs["info"]
-    f["mnist_ddp"].attrs["info"] = np.bytes_(json.dumps(info))
-PY
+    "$py" "$(dirname "${BASH_SOURCE[0]}")/../python/h5_tools.py" damaged-copies "$tmp"
     expect 2 "$tmp/nan.h5: layer 'dense' bias holds NaN or infinite values" -- evaluate --data-dir "$data" --model "$tmp/nan.h5"
     expect 2 "$tmp/narrow.h5: layer 'conv2d' has kernel of shape \\(3,3,1,16\\), this program's model needs \\(3,3,1,32\\)" -- evaluate --data-dir "$data" --model "$tmp/narrow.h5"
     expect 2 "$tmp/ck-state.h5: malformed training state: epochs_done is -3" -- "${small[@]}" --epochs 2 --resume "$tmp/ck-state.h5" --output "$tmp/x.h5"

@@ -22,6 +22,7 @@ bin=$1
 data=$2
 mpiexec=${3:-mpirun}
 python=${4:-/usr/bin/python3}
+h5_tools=$(cd "$(dirname "${BASH_SOURCE[0]}")/../python" && pwd)/h5_tools.py
 part=${5:-all}
 tmp=$(mktemp -d)
 bg=()  # background jobs to end if the test itself is ended
@@ -70,27 +71,12 @@ wait_for_file() {  # wait_for_file FILE SECONDS
 
 # Exits 0 when both model files hold bitwise the same weights and BatchNorm statistics.
 same_weights() {  # same_weights A B
-  "$python" - "$1" "$2" <<'PY'
-import sys, h5py, numpy as np
-a, b = (h5py.File(p, "r") for p in sys.argv[1:3])
-names = []
-a["model_weights"].visit(lambda n: names.append(n) if isinstance(a["model_weights"][n], h5py.Dataset) else None)
-assert names, "no weights found"
-for n in names:
-    x, y = a["model_weights"][n][()], b["model_weights"][n][()]
-    if x.shape != y.shape or not np.array_equal(x.view(np.uint32), y.view(np.uint32)):
-        sys.exit(f"{n} differs (max |diff| {np.max(np.abs(x - y))})")
-print(f"{len(names)} weight tensors bitwise equal")
-PY
+  "$python" "$h5_tools" same-weights "$1" "$2"
 }
 
 # The training state of a checkpoint: "epochs_done epoch_steps_done".
 checkpoint_position() {  # checkpoint_position FILE
-  "$python" - "$1" <<'PY'
-import sys, json, h5py
-info = json.loads(h5py.File(sys.argv[1], "r")["mnist_ddp"].attrs["info"])
-print(info["epochs_done"], info.get("epoch_steps_done", 0))
-PY
+  "$python" "$h5_tools" checkpoint-position "$1"
 }
 
 # A model or checkpoint file loads: `evaluate` reads it back and scores it.

@@ -35,40 +35,7 @@ fi
 ok
 
 # ---- the first 20 test images as PNG, and inverted copies ------------------------
-if ! python3 - "$data" "$tmp" <<'EOF'; then
-import gzip, os, struct, sys, zlib
-
-data, out = sys.argv[1], sys.argv[2]
-
-def open_idx(base):
-    for name in (base, base + ".gz", base[::-1].replace("-", ".", 1)[::-1]):
-        p = os.path.join(data, name)
-        if os.path.exists(p):
-            return gzip.open(p, "rb") if p.endswith(".gz") else open(p, "rb")
-    raise SystemExit("no " + base + " in " + data)
-
-with open_idx("t10k-images-idx3-ubyte") as f:
-    _, n, rows, cols = struct.unpack(">IIII", f.read(16))
-    images = [f.read(rows * cols) for _ in range(20)]
-with open_idx("t10k-labels-idx1-ubyte") as f:
-    f.read(8)
-    labels = f.read(20)
-
-def chunk(kind, body):
-    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xffffffff)
-
-def png(path, pixels):  # 8-bit greyscale, filter 0 on every row
-    raw = b"".join(b"\0" + pixels[r * cols:(r + 1) * cols] for r in range(rows))
-    with open(path, "wb") as f:
-        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", cols, rows, 8, 0, 0, 0, 0))
-                + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
-
-with open(os.path.join(out, "labels.txt"), "w") as f:
-    for i, (img, label) in enumerate(zip(images, labels)):
-        png(os.path.join(out, "digit%02d.png" % i), img)
-        png(os.path.join(out, "inverted%02d.png" % i), bytes(255 - v for v in img))
-        f.write("%d %d\n" % (i, label))
-EOF
+if ! python3 "$(dirname "${BASH_SOURCE[0]}")/export_test_pngs.py" "$data" "$tmp"; then
   bad "could not export the test images as PNG"
 fi
 

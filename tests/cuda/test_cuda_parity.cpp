@@ -57,19 +57,14 @@
 #include "mnist_ddp/nn/model.hpp"
 #include "mnist_ddp/nn/optimizer.hpp"
 #include "require_gpu.hpp"
+#include "support/random_vector.hpp"
 
 namespace mnist_ddp::cuda {
 namespace {
 
 // ---- helpers ---------------------------------------------------------------------------------
 
-std::vector<float> random_vector(std::size_t count, float lo, float hi, std::uint64_t seed) {
-  std::mt19937_64 gen(seed);
-  std::uniform_real_distribution<float> u(lo, hi);
-  std::vector<float> v(count);
-  for (float& f : v) f = u(gen);
-  return v;
-}
+using test_support::random_vector;
 
 template <typename T>
 DeviceBuffer<T> to_device(const std::vector<T>& host) {

@@ -22,6 +22,7 @@
 #include "mnist_ddp/nn/spec.hpp"
 #include "mnist_ddp/train/cpu_step_backend.hpp"
 #include "require_gpu.hpp"
+#include "support/mnist_data.hpp"
 
 namespace mnist_ddp {
 namespace {
@@ -37,21 +38,7 @@ double relative_l2(const std::vector<float>& gpu, const std::vector<float>& cpu)
 }
 
 // Random strokes on black, like digits only in their statistics; labels at random.
-MnistSet synthetic_set(std::int64_t count, std::uint32_t seed) {
-  MnistSet s;
-  s.count = count;
-  s.rows = s.cols = 28;
-  s.images.assign(static_cast<std::size_t>(count) * 784, 0);
-  s.labels.resize(static_cast<std::size_t>(count));
-  std::mt19937 gen(seed);
-  std::uniform_int_distribution<int> pos(4, 23), value(64, 255), label(0, 9);
-  for (std::int64_t i = 0; i < count; ++i) {
-    std::uint8_t* img = s.images.data() + i * 784;
-    for (int k = 0; k < 60; ++k) img[pos(gen) * 28 + pos(gen)] = static_cast<std::uint8_t>(value(gen));
-    s.labels[i] = static_cast<std::uint8_t>(label(gen));
-  }
-  return s;
-}
+using test_support::synthetic_set;
 
 struct Pair {
   Config config;

@@ -49,6 +49,7 @@
 #include "mnist_ddp/nn/model.hpp"
 #include "mnist_ddp/nn/spec.hpp"
 #include "mnist_ddp/train/trainer.hpp"
+#include "support/temp_dir.hpp"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define MNIST_FUZZ_ASAN 1
@@ -296,23 +297,7 @@ void parse_as_pair(const Bytes& bytes, bool images, const std::string& name) {
   check_set(s);
 }
 
-class TempDir {
- public:
-  TempDir() {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    path_ = fs::temp_directory_path() / ("mnist_fuzz_" + std::string(info->name()) + "_" + std::to_string(::getpid()));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  fs::path path_;
-};
+using test_support::TempDir;
 
 void write_bytes(const std::string& path, const Bytes& b) {
   std::ofstream f(path, std::ios::binary | std::ios::trunc);

@@ -41,18 +41,14 @@
 #include "mnist_ddp/train/callbacks.hpp"
 #include "mnist_ddp/train/decision.hpp"
 #include "mnist_ddp/train/trainer.hpp"
+#include "support/mnist_data.hpp"
 
 namespace mnist_ddp {
 namespace {
 
-// Loaded once per process. Whether the directory exists is the same answer on
-// every rank (one machine), so a skip is collective too.
-const Mnist* real_mnist() {
-  static std::unique_ptr<Mnist> data;
-  if (!data && std::filesystem::exists(MNIST_DDP_DATA_DIR))
-    data = std::make_unique<Mnist>(load_mnist(MNIST_DDP_DATA_DIR));
-  return data.get();
-}
+// Loaded once per process (test_support): a skip on a missing data set is
+// collective, every rank gets the same answer.
+using test_support::real_mnist;
 
 #define REQUIRE_MNIST(data)                                                                        \
   const Mnist* data = real_mnist();                                                                \

@@ -30,16 +30,12 @@
 #include "mnist_ddp/nn/model.hpp"
 #include "mnist_ddp/nn/spec.hpp"
 #include "mnist_ddp/train/trainer.hpp"
+#include "support/mnist_data.hpp"
 
 namespace mnist_ddp {
 namespace {
 
-const Mnist* fault_mnist() {
-  static std::unique_ptr<Mnist> data;
-  if (!data && std::filesystem::exists(MNIST_DDP_DATA_DIR))
-    data = std::make_unique<Mnist>(load_mnist(MNIST_DDP_DATA_DIR));
-  return data.get();
-}
+using test_support::real_mnist;
 
 Config fault_config() {
   Config c;
@@ -53,7 +49,7 @@ Config fault_config() {
 }
 
 TEST(MpiFaults, SignalOnOneRankStopsEveryRankAtTheSameStep) {
-  const Mnist* data = fault_mnist();
+  const Mnist* data = real_mnist();
   if (data == nullptr) GTEST_SKIP() << "MNIST not found at " << MNIST_DDP_DATA_DIR;
   MpiCommunicator comm;
   const Config config = fault_config();
@@ -98,7 +94,7 @@ TEST(MpiFaults, SignalOnOneRankStopsEveryRankAtTheSameStep) {
 }
 
 TEST(MpiFaults, NonFiniteLossIsANumericalFaultOnEveryRank) {
-  const Mnist* data = fault_mnist();
+  const Mnist* data = real_mnist();
   if (data == nullptr) GTEST_SKIP() << "MNIST not found at " << MNIST_DDP_DATA_DIR;
   MpiCommunicator comm;
   Config config = fault_config();

@@ -153,14 +153,7 @@ node_line=$(slurmd -C 2>/dev/null | grep '^NodeName=') || fail "slurmd -C printe
 node=$(sed -n 's/^NodeName=\([^ ]*\).*/\1/p' <<<"$node_line")
 cpus=$(sed -n 's/.* CPUs=\([0-9]*\).*/\1/p' <<<"$node_line")
 [ -n "$node" ] && [ -n "$cpus" ] || fail "cannot parse '$node_line'"
-read -r ctld_port slurmd_port < <("$python" - <<'PY'
-import socket
-socks = [socket.socket() for _ in range(2)]
-for s in socks:
-    s.bind(("127.0.0.1", 0))
-print(*(s.getsockname()[1] for s in socks))
-PY
-)
+read -r ctld_port slurmd_port < <("$python" "$(dirname "${BASH_SOURCE[0]}")/free_ports.py")
 [ -n "$slurmd_port" ] || fail "no free ports found"
 
 # Two process-tracking modes. cgroup: proctrack/cgroup + task/cgroup,affinity
@@ -455,12 +448,8 @@ for mode in weak strong; do
   rows=$(grep -c "^$mode," "$csv")
   [ "$rows" -eq "$n_ranks" ] || fail "$csv has $rows rows, expected $n_ranks: $(cat "$csv")"
   for p in $sweep_ranks; do
-    "$python" - "$tmp/jobs/sweep/reports_$mode/${mode}_np$p.json" "$p" <<'PY' || fail "$mode, $p ranks: bad report"
-import json, sys
-r = json.load(open(sys.argv[1]))
-assert r["world_size"] == int(sys.argv[2]), r["world_size"]
-assert r["steps"] == 4 and r["train_images_per_second"] > 0, (r["steps"], r["train_images_per_second"])
-PY
+    "$python" "$(dirname "${BASH_SOURCE[0]}")/check_sweep_report.py" "$tmp/jobs/sweep/reports_$mode/${mode}_np$p.json" "$p" ||
+      fail "$mode, $p ranks: bad report"
   done
 done
 ok "job $id: sweep stopped, requeued, rerun, COMPLETED 0:0 with Restarts=1; weak and strong CSVs with $n_ranks rows each"

@@ -23,6 +23,7 @@
 #include "mnist_ddp/nn/model.hpp"
 #include "mnist_ddp/nn/optimizer.hpp"
 #include "mnist_ddp/nn/spec.hpp"
+#include "support/temp_dir.hpp"
 
 namespace mnist_ddp {
 namespace {
@@ -31,15 +32,10 @@ namespace fs = std::filesystem;
 
 class CheckpointFiles : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("mnist_ddp_ckpt_" + std::to_string(::getpid()) + "_" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
+  std::string path(const std::string& name) const { return tmp_.file(name); }
 
-  fs::path dir_;
+  test_support::TempDir tmp_{"mnist_ddp_ckpt"};
+  const fs::path dir_ = tmp_.path();
 };
 
 // A state as a run stopped by a signal in epoch 3 of 2 ranks would hold.

@@ -18,6 +18,7 @@
 #include "mnist_ddp/core/check.hpp"
 #include "mnist_ddp/data/idx.hpp"
 #include "mnist_ddp/io/digit_image.hpp"
+#include "support/temp_dir.hpp"
 
 namespace mnist_ddp {
 namespace {
@@ -27,14 +28,7 @@ namespace fs = std::filesystem;
 // A fresh temporary directory per test, removed afterwards.
 class DigitImageTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("mnist_ddp_digit_" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
+  std::string path(const std::string& name) const { return tmp_.file(name); }
   std::string write(const std::string& name, const std::string& bytes) const {
     std::ofstream(path(name), std::ios::binary) << bytes;
     return path(name);
@@ -43,7 +37,7 @@ class DigitImageTest : public ::testing::Test {
     std::ifstream in(p, std::ios::binary);
     return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   }
-  fs::path dir_;
+  test_support::TempDir tmp_{"mnist_ddp_digit"};
 };
 
 using DigitImageRead = DigitImageTest;

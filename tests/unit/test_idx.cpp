@@ -23,6 +23,7 @@
 #include "mnist_ddp/core/check.hpp"
 #include "mnist_ddp/data/dataset.hpp"
 #include "mnist_ddp/data/idx.hpp"
+#include "support/temp_dir.hpp"
 
 namespace {
 
@@ -30,31 +31,7 @@ namespace fs = std::filesystem;
 using mnist_ddp::InputError;
 using Bytes = std::vector<std::uint8_t>;
 
-// A fresh directory per test, removed afterwards, so tests can run in parallel
-// (ctest -j) without seeing each other's files.
-class TempDir {
- public:
-  TempDir() {
-    static std::atomic<int> counter{0};
-    const auto base = fs::temp_directory_path();
-    for (int attempt = 0;; ++attempt) {
-      path_ = base / ("mnist_ddp_idx_" + std::to_string(::getpid()) + "_" + std::to_string(counter++) + "_" +
-                      std::to_string(attempt));
-      if (fs::create_directory(path_)) break;
-    }
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-  std::string str() const { return path_.string(); }
-
- private:
-  fs::path path_;
-};
+using mnist_ddp::test_support::TempDir;
 
 Bytes make_idx(const std::vector<std::uint32_t>& dims, const Bytes& data, std::uint8_t type = 0x08) {
   Bytes b{0, 0, type, static_cast<std::uint8_t>(dims.size())};

@@ -24,6 +24,7 @@
 #include "mnist_ddp/nn/layer.hpp"
 #include "mnist_ddp/nn/spec.hpp"
 #include "unit/gradient_check.hpp"
+#include "support/random_vector.hpp"
 #include "unit/naive_reference.hpp"
 
 namespace mnist_ddp {
@@ -58,13 +59,7 @@ struct Bound {
   }
 };
 
-std::vector<float> random_vector(std::size_t count, float lo, float hi, std::uint64_t seed) {
-  std::mt19937_64 gen(seed);
-  std::uniform_real_distribution<float> u(lo, hi);
-  std::vector<float> v(count);
-  for (float& f : v) f = u(gen);
-  return v;
-}
+using test_support::random_vector;
 
 void fill_random(float* p, std::size_t count, float lo, float hi, std::uint64_t seed) {
   const std::vector<float> v = random_vector(count, lo, hi, seed);

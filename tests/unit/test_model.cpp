@@ -25,6 +25,7 @@
 #include "mnist_ddp/nn/model.hpp"
 #include "mnist_ddp/nn/optimizer.hpp"
 #include "mnist_ddp/nn/spec.hpp"
+#include "support/random_vector.hpp"
 #include "unit/gradient_check.hpp"
 
 namespace mnist_ddp {
@@ -33,13 +34,7 @@ namespace {
 using testing::GradCheckOptions;
 using testing::Probe;
 
-std::vector<float> random_vector(std::size_t count, float lo, float hi, std::uint64_t seed) {
-  std::mt19937_64 gen(seed);
-  std::uniform_real_distribution<float> u(lo, hi);
-  std::vector<float> v(count);
-  for (float& f : v) f = u(gen);
-  return v;
-}
+using test_support::random_vector;
 
 // Runs `body` with OpenMP limited to `threads`, restoring the previous setting.
 template <typename F>

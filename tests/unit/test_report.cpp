@@ -11,6 +11,7 @@
 #include "mnist_ddp/cli/config.hpp"
 #include "mnist_ddp/core/check.hpp"
 #include "mnist_ddp/io/report.hpp"
+#include "support/temp_dir.hpp"
 
 namespace fs = std::filesystem;
 
@@ -19,14 +20,8 @@ namespace {
 
 class ReportFiles : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("mnist_ddp_report_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
+  test_support::TempDir tmp_{"mnist_ddp_report"};
+  const fs::path dir_ = tmp_.path();
 
   static std::string slurp(const fs::path& p) {
     std::ifstream in(p, std::ios::binary);
@@ -42,7 +37,6 @@ class ReportFiles : public ::testing::Test {
     return n;
   }
 
-  fs::path dir_;
 };
 
 TEST_F(ReportFiles, WritesExactContentsAndNoTempFile) {

@@ -1,5 +1,6 @@
-// test_rng.cpp — Philox4x32-10 against the published Random123 answers, and a
-// statistical sanity check of the float conversion.
+// test_rng.cpp — Philox4x32-10 against the published Random123 answers, the
+// draws the program made before it used Random123, and a statistical sanity
+// check of the float conversion.
 //
 // The known-answer vectors are what make CPU, GPU and any other rank count
 // draw the same numbers: if these pass, the generator is Random123's/cuRAND's.
@@ -9,8 +10,11 @@
 #include <cstdint>
 #include <set>
 #include <tuple>
+#include <vector>
 
 #include "mnist_ddp/core/rng.hpp"
+#include "mnist_ddp/data/sampler.hpp"
+#include "mnist_ddp/nn/dropout_mask.hpp"
 
 namespace mnist_ddp {
 namespace {
@@ -22,7 +26,9 @@ void expect_philox(Philox4 counter, std::uint32_t k0, std::uint32_t k1, Philox4 
   }
 }
 
-// Random123's kat_vectors, philox4x32 with 10 rounds.
+// Random123's kat_vectors, philox4x32 with 10 rounds (the "philox4x32 10"
+// lines of /usr/share/doc/librandom123-dev/tests/kat_vectors.gz, Debian
+// librandom123-doc 1.14.0).
 TEST(RngPhilox, KnownAnswerZero) {
   expect_philox({{0, 0, 0, 0}}, 0, 0, {{0x6627e8d5u, 0xe169c58du, 0xbc57ac4cu, 0x9b00dbd8u}});
 }
@@ -45,6 +51,39 @@ TEST(RngRandomBits, KeyAndCounterLayout) {
   const Philox4 b = philox4x32_10({{static_cast<std::uint32_t>(RngStream::kAugment), 7, 8, 9}}, 0xa4093822u,
                                   0x299f31d0u);
   for (int i = 0; i < 4; ++i) EXPECT_EQ(a.v[i], b.v[i]);
+}
+
+// Draws recorded from the hand-written Philox4x32-10 this project used before
+// it took Random123's (main at d0dfab9): shuffles, augmentation, dropout masks
+// and initial weights of existing runs, checkpoints and model files depend on
+// every bit of these staying the same.
+TEST(RngRandomBits, DrawsUnchangedSinceHandWrittenPhilox) {
+  struct Recorded {
+    std::uint64_t seed;
+    RngStream stream;
+    std::uint32_t a, b, c;
+    Philox4 bits;
+  };
+  const Recorded recorded[] = {
+      {42ull, RngStream::kShuffle, 0, 0, 0, {{0xfcdb2127u, 0x53ba6cfdu, 0x838f5a6eu, 0x744e06fbu}}},
+      {42ull, RngStream::kShuffle, 3, 12345, 1, {{0x1f57f88bu, 0x998220cdu, 0xa5f40754u, 0x6ce86e08u}}},
+      {20240601ull, RngStream::kAugment, 2, 59999, 0, {{0x56a1e212u, 0xefcec425u, 0xb4f6ef42u, 0xdf5e13fdu}}},
+      {7ull, RngStream::kDropout, 1, 255, 4, {{0x1b3fa912u, 0x39500ec4u, 0xa9063bafu, 0xd254a64fu}}},
+      {0x299f31d0a4093822ull, RngStream::kInit, 5, 100, 0, {{0xc0d8fe8eu, 0x6c9c167fu, 0x2d8e7e5cu, 0x3b97dd87u}}},
+      {0ull, RngStream::kInit, 0, 0, 0, {{0xef3dc354u, 0xb193f16eu, 0xf12f66bcu, 0xeabefd5au}}},
+  };
+  for (const Recorded& r : recorded) {
+    const Philox4 got = random_bits(r.seed, r.stream, r.a, r.b, r.c);
+    for (int i = 0; i < 4; ++i) {
+      EXPECT_EQ(got.v[i], r.bits.v[i]) << "seed " << r.seed << " stream " << static_cast<int>(r.stream)
+                                       << " counter " << r.a << "," << r.b << "," << r.c << " word " << i;
+    }
+  }
+  const Philox4 mask = dropout_bits(1234, 2, 777, 5, 9);
+  const Philox4 mask_recorded = {{0xa033477bu, 0x1a752abfu, 0xf97e9e11u, 0x1f1f3b9cu}};
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(mask.v[i], mask_recorded.v[i]) << "dropout word " << i;
+  const std::vector<std::int64_t> perm_recorded = {9, 10, 12, 1, 0, 8, 6, 5, 4, 3, 11, 2, 15, 14, 13, 7};
+  EXPECT_EQ(epoch_permutation(16, 42, 3), perm_recorded);
 }
 
 TEST(RngRandomBits, StreamsAndIndicesDiffer) {

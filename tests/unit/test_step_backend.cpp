@@ -20,6 +20,7 @@
 #include "mnist_ddp/dist/communicator.hpp"
 #include "mnist_ddp/train/cpu_step_backend.hpp"
 #include "mnist_ddp/train/trainer.hpp"
+#include "support/mnist_data.hpp"
 
 namespace mnist_ddp {
 namespace {
@@ -85,21 +86,7 @@ class DeferredCpuBackend final : public StepBackend {
 };
 
 // Random strokes on black with random labels: enough for the arithmetic to be real.
-MnistSet synthetic_set(std::int64_t count, std::uint32_t seed) {
-  MnistSet s;
-  s.count = count;
-  s.rows = s.cols = 28;
-  s.images.assign(static_cast<std::size_t>(count) * 784, 0);
-  s.labels.resize(static_cast<std::size_t>(count));
-  std::mt19937 gen(seed);
-  std::uniform_int_distribution<int> pos(4, 23), value(64, 255), label(0, 9);
-  for (std::int64_t i = 0; i < count; ++i) {
-    for (int k = 0; k < 60; ++k) s.images[static_cast<std::size_t>(i) * 784 + pos(gen) * 28 + pos(gen)] =
-        static_cast<std::uint8_t>(value(gen));
-    s.labels[i] = static_cast<std::uint8_t>(label(gen));
-  }
-  return s;
-}
+using test_support::synthetic_set;
 
 Config small_config() {
   Config c;

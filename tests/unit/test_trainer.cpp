@@ -18,16 +18,12 @@
 #include "mnist_ddp/data/idx.hpp"
 #include "mnist_ddp/dist/communicator.hpp"
 #include "mnist_ddp/train/trainer.hpp"
+#include "support/mnist_data.hpp"
 
 namespace mnist_ddp {
 namespace {
 
-const Mnist* real_mnist() {
-  static std::unique_ptr<Mnist> data;
-  if (!data && std::filesystem::exists(MNIST_DDP_DATA_DIR))
-    data = std::make_unique<Mnist>(load_mnist(MNIST_DDP_DATA_DIR));
-  return data.get();
-}
+using test_support::real_mnist;
 
 Config quick_config() {
   Config c;
