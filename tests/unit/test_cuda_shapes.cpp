@@ -9,9 +9,9 @@
 //    by running the very argument lists through naive column-major reference
 //    implementations of sgemm, sgeam, sger and sgemv (the BLAS definitions),
 //    so a swapped operand or leading dimension fails here, not only on a GPU.
-//  - cuda/batchnorm_math.hpp: the moving-average update applied to cuDNN's
+//  - nn/batchnorm_math.hpp: the moving-average update applied to cuDNN's
 //    saved statistics reproduces the CPU BatchNorm layer's moving averages.
-//  - cuda/loss_math.hpp: the loss kernel's row function equals the CPU loss.
+//  - nn/loss_math.hpp: the loss kernel's row function equals the CPU loss.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -19,11 +19,11 @@
 #include <random>
 #include <vector>
 
-#include "mnist_ddp/cuda/batchnorm_math.hpp"
 #include "mnist_ddp/cuda/layout.hpp"
-#include "mnist_ddp/cuda/loss_math.hpp"
+#include "mnist_ddp/nn/batchnorm_math.hpp"
 #include "mnist_ddp/nn/layer.hpp"
 #include "mnist_ddp/nn/loss.hpp"
+#include "mnist_ddp/nn/loss_math.hpp"
 #include "mnist_ddp/nn/model.hpp"
 
 namespace mnist_ddp::cuda {
