@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <sstream>
 
+#include "mnist_ddp/nn/sequential.hpp"
+
 namespace mnist_ddp::cuda {
 
 CudaModel::CudaModel(const std::vector<LayerSpec>& specs, Shape3 input, int max_batch, CudaContext& ctx)
@@ -48,12 +50,7 @@ const float* CudaModel::forward(const float* x, int n, const ForwardContext& ctx
   MNIST_ASSERT(n > 0 && n <= max_batch_, "batch of " << n << " exceeds the model's " << max_batch_);
   last_input_ = x;
   last_n_ = n;
-  const float* in = x;
-  for (std::size_t i = 0; i < layers_.size(); ++i) {
-    layers_[i]->forward(in, acts_[i].data(), n, ctx);
-    in = acts_[i].data();
-  }
-  return in;
+  return sequential_forward(layers_, acts_, x, n, ctx);
 }
 
 void CudaModel::backward(const float* dlogits, int n, const std::function<void(std::size_t)>& on_layer_done) {
@@ -61,14 +58,7 @@ void CudaModel::backward(const float* dlogits, int n, const std::function<void(s
                "backward of " << n << " samples after a forward of " << last_n_);
   MNIST_CUDA_CHECK(cudaMemcpyAsync(grad_a_.data(), dlogits, sizeof(float) * n * num_outputs(),
                                    cudaMemcpyDeviceToDevice, ctx_.stream()));
-  float* dy = grad_a_.data();
-  float* dx = grad_b_.data();
-  for (std::size_t i = layers_.size(); i-- > 0;) {
-    const float* x = i == 0 ? last_input_ : acts_[i - 1].data();
-    layers_[i]->backward(x, acts_[i].data(), dy, i == 0 ? nullptr : dx, n);
-    if (on_layer_done) on_layer_done(i);
-    std::swap(dy, dx);
-  }
+  sequential_backward(layers_, acts_, last_input_, grad_a_.data(), grad_b_.data(), n, on_layer_done);
 }
 
 std::string CudaModel::describe() const {

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "mnist_ddp/core/check.hpp"
+#include "mnist_ddp/nn/sequential.hpp"
 
 namespace mnist_ddp {
 
@@ -29,25 +30,13 @@ void Model::initialize(std::uint64_t seed) {
 const float* Model::forward(const float* x, int n, const ForwardContext& ctx) {
   MNIST_ASSERT(n > 0 && n <= max_batch_, "batch of " << n << " exceeds the model's " << max_batch_);
   last_input_ = x;
-  const float* in = x;
-  for (std::size_t i = 0; i < layers_.size(); ++i) {
-    layers_[i]->forward(in, acts_[i].data(), n, ctx);
-    in = acts_[i].data();
-  }
-  return in;
+  return sequential_forward(layers_, acts_, x, n, ctx);
 }
 
 void Model::backward(const float* dlogits, int n, const std::function<void(std::size_t)>& on_layer_done) {
   MNIST_ASSERT(last_input_ != nullptr, "backward without forward");
   std::memcpy(grad_a_.data(), dlogits, sizeof(float) * n * num_outputs());
-  float* dy = grad_a_.data();
-  float* dx = grad_b_.data();
-  for (std::size_t i = layers_.size(); i-- > 0;) {
-    const float* x = i == 0 ? last_input_ : acts_[i - 1].data();
-    layers_[i]->backward(x, acts_[i].data(), dy, i == 0 ? nullptr : dx, n);
-    if (on_layer_done) on_layer_done(i);
-    std::swap(dy, dx);
-  }
+  sequential_backward(layers_, acts_, last_input_, grad_a_.data(), grad_b_.data(), n, on_layer_done);
 }
 
 }  // namespace mnist_ddp
