@@ -4,7 +4,9 @@
 #include <cstring>
 #include <vector>
 
+#include "mnist_ddp/cli/step_settings.hpp"
 #include "mnist_ddp/core/check.hpp"
+#include "mnist_ddp/cpu/cpu_step_backend.hpp"
 #if MNIST_DDP_HAVE_CUDA
 #include "mnist_ddp/cuda/cuda_step_backend.hpp"
 #include "mnist_ddp/cuda/device.hpp"
@@ -84,13 +86,15 @@ SelectedDevice select_device(const Config& config, Communicator& comm) {
 TrainingBackend make_training_backend(const SelectedDevice& device, const Config& config, Communicator& comm,
                                       Model& model) {
   TrainingBackend made;
-  if (device.backend == Backend::kCpu) return made;
+  if (device.backend == Backend::kCpu) {
+    made.backend = std::make_unique<CpuStepBackend>(step_settings(config), comm, model);
+    return made;
+  }
 #if MNIST_DDP_HAVE_CUDA
-  auto cuda = std::make_unique<cuda::CudaStepBackend>(config, comm, model, device.gpu);
+  auto cuda = std::make_unique<cuda::CudaStepBackend>(step_settings(config), comm, model, device.gpu);
   made.description = cuda->description();
   made.backend = std::move(cuda);
 #else
-  (void)config, (void)comm, (void)model;
   MNIST_ASSERT(false, "the CUDA backend was selected in a build without it");
 #endif
   return made;

@@ -22,6 +22,7 @@
 #include "mnist_ddp/data/idx.hpp"
 #include "mnist_ddp/io/keras_h5.hpp"
 #include "mnist_ddp/io/report.hpp"
+#include "mnist_ddp/nn/loss_math.hpp"
 #include "mnist_ddp/nn/model.hpp"
 #include "mnist_ddp/nn/spec.hpp"
 #include "mnist_ddp/train/metrics.hpp"
@@ -46,13 +47,12 @@ nlohmann::json prediction_samples(Model& model, const MnistSet& test, int batch)
     const float* logits = model.forward(x.data(), n, ForwardContext{});
     for (int i = 0; i < n; ++i) {
       const float* z = logits + static_cast<std::size_t>(i) * classes;
-      const int best = static_cast<int>(std::max_element(z, z + classes) - z);
+      const SoftmaxRow row = softmax_row(z, classes);
       const std::int64_t index = b + i;
       const int label = test.labels[index];
-      if (best == label && index >= kPredictionSamples) continue;
-      double denom = 0.0;
-      for (int k = 0; k < classes; ++k) denom += std::exp(static_cast<double>(z[k]) - z[best]);
-      out.push_back({{"index", index}, {"label", label}, {"predicted", best}, {"probability", 1.0 / denom}});
+      if (row.predicted == label && index >= kPredictionSamples) continue;
+      out.push_back(
+          {{"index", index}, {"label", label}, {"predicted", row.predicted}, {"probability", 1.0 / row.denom}});
     }
   }
   return out;
@@ -122,9 +122,9 @@ int evaluate_command(const Config& config, Communicator& comm) {
   const TrainingBackend backend = make_training_backend(device, config, comm, model);
   if (comm.is_root()) {
     if (!device.note.empty()) log << "Device auto: evaluating on the CPU: " << device.note << '\n';
-    if (backend.backend) log << "GPU (rank 0): " << backend.description << '\n';
+    if (device.backend == Backend::kCuda) log << "GPU (rank 0): " << backend.description << '\n';
   }
-  Trainer trainer(config, comm, model, log, backend.backend.get());
+  Trainer trainer(config, comm, model, log, *backend.backend);
   const EvalResult result = trainer.evaluate(test);
 
   if (comm.is_root()) {

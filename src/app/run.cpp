@@ -152,10 +152,10 @@ int train_command(const Config& config, Communicator& comm) {
   Model model(seed_cnn(), kMnistInput, std::max(config.batch_size, config.eval_batch_size));
   model.initialize(config.seed);
   if (root) log << "Model: seed CNN, " << model.params().size() << " trainable parameters\n";
-  // The GPU backend (null: the CPU), made before the data is sharded: NCCL's bootstrap is collective.
+  // The step backend, made before the data is sharded: NCCL's bootstrap is collective.
   const TrainingBackend backend = make_training_backend(device, config, comm, model);
-  if (root && backend.backend) log << "GPU (rank 0): " << backend.description << '\n';
-  Trainer trainer(config, comm, model, log, backend.backend.get());
+  if (root && device.backend == Backend::kCuda) log << "GPU (rank 0): " << backend.description << '\n';
+  Trainer trainer(config, comm, model, log, *backend.backend);
   if (!config.resume.empty()) resume_training(config, comm, model, trainer, log);
   trainer.broadcast_weights();  // identical start on every rank
 

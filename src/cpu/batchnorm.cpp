@@ -6,6 +6,8 @@
 // 100 000 rows and a float sum would lose digits.
 #include "mnist_ddp/cpu/batchnorm.hpp"
 
+#include "mnist_ddp/nn/batchnorm_math.hpp"
+
 #include <omp.h>
 
 #include <algorithm>
@@ -34,8 +36,9 @@ std::vector<double> channel_sums(std::size_t rows, int c, F f) {
 
 }  // namespace
 
-BatchNormCpu::BatchNormCpu(const std::string& name, Shape3 in, float epsilon, float momentum)
-    : Layer(name, in, in), c_(in.c), eps_(epsilon), momentum_(momentum), mean_(in.c), invstd_(in.c) {}
+BatchNormCpu::BatchNormCpu(const LayerLayout& layout)
+    : Layer(layout), c_(layout.input.c), eps_(layout.spec.epsilon), momentum_(layout.spec.momentum),
+      mean_(layout.input.c), invstd_(layout.input.c) {}
 
 void BatchNormCpu::bind(float* params, float* grads, float* state) {
   gamma_ = params;
@@ -79,14 +82,13 @@ void BatchNormCpu::forward(const float* x, float* y, int n, const ForwardContext
     });
     std::vector<double> mean(c);
     for (int j = 0; j < c; ++j) mean[j] = sums[j] / static_cast<double>(rows);
-    const float momentum =
-        ctx.bn_momentum >= 0.0f ? ctx.bn_momentum : static_cast<float>(debiased_momentum(momentum_, ctx.step));
+    const float momentum = ctx.moving_momentum(momentum_);
     for (int j = 0; j < c; ++j) {
       const double var = std::max(0.0, sums[c + j] / static_cast<double>(rows) - mean[j] * mean[j]);
       mean_[j] = static_cast<float>(mean[j]);
       invstd_[j] = static_cast<float>(1.0 / std::sqrt(var + eps_));
-      moving_mean_[j] = moving_mean_[j] * momentum + mean_[j] * (1.0f - momentum);
-      moving_var_[j] = moving_var_[j] * momentum + static_cast<float>(var) * (1.0f - momentum);
+      moving_mean_[j] = moving_average(moving_mean_[j], mean_[j], momentum);
+      moving_var_[j] = moving_average(moving_var_[j], static_cast<float>(var), momentum);
       scale[j] = gamma_[j] * invstd_[j];
       shift[j] = beta_[j] - mean_[j] * scale[j];
     }

@@ -17,15 +17,13 @@ namespace {
 constexpr std::size_t kChunkBytes = 1u << 20;
 }  // namespace
 
-Conv2DCpu::Conv2DCpu(const std::string& name, Shape3 in, int filters, int kernel, Activation act)
-    : Layer(name, in, Shape3{in.h, in.w, filters}),
-      k_(kernel), cin_(in.c), cout_(filters), pad_(kernel / 2), act_(act),
-      patch_(static_cast<std::size_t>(kernel) * kernel * in.c) {
-  MNIST_ASSERT(kernel % 2 == 1, "'same' convolution needs an odd kernel");
+Conv2DCpu::Conv2DCpu(const LayerLayout& layout, Activation act)
+    : Layer(layout),
+      k_(layout.spec.kernel), cin_(layout.input.c), cout_(layout.spec.units), pad_(conv_same_padding(k_)), act_(act),
+      patch_(static_cast<std::size_t>(k_) * k_ * cin_) {
+  MNIST_ASSERT(k_ % 2 == 1, "'same' convolution needs an odd kernel");
   MNIST_ASSERT(act == Activation::kLinear || act == Activation::kRelu, "unsupported Conv2D activation");
 }
-
-std::size_t Conv2DCpu::param_count() const { return patch_ * cout_ + cout_; }
 
 void Conv2DCpu::bind(float* params, float* grads, float*) {
   w_ = params;

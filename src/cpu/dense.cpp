@@ -10,10 +10,8 @@
 
 namespace mnist_ddp {
 
-DenseCpu::DenseCpu(const std::string& name, Shape3 in, int units, Activation act)
-    : Layer(name, in, Shape3{1, 1, units}), in_(static_cast<int>(in.size())), out_(units), act_(act) {}
-
-std::size_t DenseCpu::param_count() const { return static_cast<std::size_t>(in_) * out_ + out_; }
+DenseCpu::DenseCpu(const LayerLayout& layout, Activation act)
+    : Layer(layout), in_(static_cast<int>(layout.input.size())), out_(layout.spec.units), act_(act) {}
 
 void DenseCpu::bind(float* params, float* grads, float*) {
   w_ = params;

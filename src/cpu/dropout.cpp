@@ -8,9 +8,9 @@
 
 namespace mnist_ddp {
 
-DropoutCpu::DropoutCpu(const std::string& name, Shape3 in, float rate, std::uint32_t layer_index)
-    : Layer(name, in, in), rate_(rate), layer_index_(layer_index) {
-  MNIST_ASSERT(rate >= 0.0f && rate < 1.0f, "dropout rate " << rate);
+DropoutCpu::DropoutCpu(const LayerLayout& layout)
+    : Layer(layout), rate_(layout.spec.rate), layer_index_(layout.index) {
+  MNIST_ASSERT(rate_ >= 0.0f && rate_ < 1.0f, "dropout rate " << rate_);
 }
 
 void DropoutCpu::reserve(int max_batch) { mask_.resize(static_cast<std::size_t>(max_batch) * input_shape().size()); }
@@ -48,9 +48,6 @@ void DropoutCpu::backward(const float*, const float*, float* dy, float* dx, int 
   }
   for (std::size_t i = 0; i < count; ++i) dx[i] = dy[i] * mask_[i];
 }
-
-FlattenCpu::FlattenCpu(const std::string& name, Shape3 in)
-    : Layer(name, in, Shape3{1, 1, static_cast<int>(in.size())}) {}
 
 void FlattenCpu::forward(const float* x, float* y, int n, const ForwardContext&) {
   std::memcpy(y, x, sizeof(float) * input_shape().size() * n);

@@ -8,19 +8,22 @@
 
 namespace mnist_ddp {
 
-std::unique_ptr<Layer> make_cpu_layer(const LayerSpec& spec, Shape3 in, const std::string& name,
-                                      std::uint32_t layer_index) {
-  // The softmax of the last layer is fused into the loss: the layer outputs logits.
-  const Activation act = spec.activation == Activation::kSoftmax ? Activation::kLinear : spec.activation;
-  switch (spec.kind) {
-    case LayerKind::kConv2D: return std::make_unique<Conv2DCpu>(name, in, spec.units, spec.kernel, act);
-    case LayerKind::kBatchNorm: return std::make_unique<BatchNormCpu>(name, in, spec.epsilon, spec.momentum);
-    case LayerKind::kMaxPool: return std::make_unique<MaxPoolCpu>(name, in, spec.kernel);
-    case LayerKind::kDropout: return std::make_unique<DropoutCpu>(name, in, spec.rate, layer_index);
-    case LayerKind::kFlatten: return std::make_unique<FlattenCpu>(name, in);
-    case LayerKind::kDense: return std::make_unique<DenseCpu>(name, in, spec.units, act);
+std::unique_ptr<Layer> make_cpu_layer(const LayerLayout& layout) {
+  const Activation act = layer_activation(layout.spec);
+  switch (layout.spec.kind) {
+    case LayerKind::kConv2D: return std::make_unique<Conv2DCpu>(layout, act);
+    case LayerKind::kBatchNorm: return std::make_unique<BatchNormCpu>(layout);
+    case LayerKind::kMaxPool: return std::make_unique<MaxPoolCpu>(layout);
+    case LayerKind::kDropout: return std::make_unique<DropoutCpu>(layout);
+    case LayerKind::kFlatten: return std::make_unique<FlattenCpu>(layout);
+    case LayerKind::kDense: return std::make_unique<DenseCpu>(layout, act);
   }
   MNIST_ASSERT(false, "unknown layer kind");
+}
+
+std::unique_ptr<Layer> make_cpu_layer(const LayerSpec& spec, Shape3 in, const std::string& name,
+                                      std::uint32_t layer_index) {
+  return make_cpu_layer(layer_layout(spec, in, name, layer_index));
 }
 
 }  // namespace mnist_ddp

@@ -5,9 +5,6 @@
 
 namespace mnist_ddp {
 
-MaxPoolCpu::MaxPoolCpu(const std::string& name, Shape3 in, int pool)
-    : Layer(name, in, Shape3{in.h / pool, in.w / pool, in.c}), pool_(pool) {}
-
 void MaxPoolCpu::reserve(int max_batch) { argmax_.resize(static_cast<std::size_t>(max_batch) * output_shape().size()); }
 
 void MaxPoolCpu::forward(const float* x, float* y, int n, const ForwardContext&) {

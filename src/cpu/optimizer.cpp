@@ -9,7 +9,7 @@ namespace mnist_ddp {
 
 Optimizer::Optimizer(const OptimizerHyper& hyper, std::size_t count)
     : hyper_(hyper), count_(count),
-      slots_(count * (hyper.kind == OptimizerKind::kAdam ? 2 : 1), 0.0f) {}
+      slots_(count * optimizer_slots_per_parameter(hyper.kind), 0.0f) {}
 
 void Optimizer::step(float* params, const float* grads, double lr) {
   ++iterations_;

@@ -3,7 +3,7 @@
 // and for backward through an inference-mode forward.
 #include "mnist_ddp/cuda/batchnorm.hpp"
 
-#include "mnist_ddp/cuda/batchnorm_math.hpp"
+#include "mnist_ddp/nn/batchnorm_math.hpp"
 #include "mnist_ddp/cuda/layout.hpp"
 
 namespace mnist_ddp::cuda {
@@ -106,9 +106,11 @@ void batchnorm_inference_backward(const float* x, const float* dy, float* dx, st
 
 // ---- the layer -----------------------------------------------------------------------------
 
-BatchNormCuda::BatchNormCuda(const std::string& name, Shape3 in, float epsilon, float momentum, CudaContext& ctx)
-    : CudaLayer(name, in, in, ctx), c_(in.c), eps_(epsilon), momentum_(momentum),
-      x_desc_(in, layer_tensor_view(LayerKind::kBatchNorm)) {
+BatchNormCuda::BatchNormCuda(const LayerLayout& layout, CudaContext& ctx)
+    : CudaLayer(layout, ctx), c_(layout.input.c), eps_(layout.spec.epsilon), momentum_(layout.spec.momentum),
+      x_desc_(layout.input, layer_tensor_view(LayerKind::kBatchNorm)) {
+  const std::string& name = layout.name;
+  const float epsilon = eps_;
   MNIST_CHECK(static_cast<double>(epsilon) >= CUDNN_BN_MIN_EPSILON, RuntimeError,
               name << ": BatchNorm epsilon " << epsilon << " is below cuDNN's minimum " << CUDNN_BN_MIN_EPSILON);
   MNIST_CUDNN_CHECK(cudnnSetTensor4dDescriptor(param_desc_, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, 1, c_, 1, 1));
@@ -155,8 +157,7 @@ void BatchNormCuda::forward(const float* x, float* y, int n, const ForwardContex
         cc.cudnn(), CUDNN_BATCHNORM_SPATIAL, &one, &zero, xd, x, xd, y, param_desc_, gamma_, beta_, 0.0, nullptr,
         nullptr, static_cast<double>(eps_), save_mean_.data(), save_invstd_.data()));
   }
-  const float momentum =
-      ctx.bn_momentum >= 0.0f ? ctx.bn_momentum : static_cast<float>(debiased_momentum(momentum_, ctx.step));
+  const float momentum = ctx.moving_momentum(momentum_);
   batchnorm_moving_update(moving_mean_, moving_var_, save_mean_.data(), save_invstd_.data(), c_, eps_, momentum,
                           stream());
 }

@@ -104,13 +104,13 @@ void run(AlgoChoice& c, CudaContext& ctx, cudnnConvolutionDescriptor_t conv, con
 
 }  // namespace
 
-Conv2DCuda::Conv2DCuda(const std::string& name, Shape3 in, int filters, int kernel, Activation act, CudaContext& ctx)
-    : CudaLayer(name, in, conv_same_output(in, filters), ctx),
-      k_(kernel), cin_(in.c), cout_(filters), act_(act, ctx),
-      x_desc_(in, BatchDescriptors::View::kNhwc),
-      y_desc_(conv_same_output(in, filters), BatchDescriptors::View::kNhwc) {
-  MNIST_ASSERT(kernel % 2 == 1, "'same' convolution needs an odd kernel");
-  const int pad = conv_same_padding(kernel);
+Conv2DCuda::Conv2DCuda(const LayerLayout& layout, Activation act, CudaContext& ctx)
+    : CudaLayer(layout, ctx),
+      k_(layout.spec.kernel), cin_(layout.input.c), cout_(layout.spec.units), act_(act, ctx),
+      x_desc_(layout.input, BatchDescriptors::View::kNhwc),
+      y_desc_(layout.output, BatchDescriptors::View::kNhwc) {
+  MNIST_ASSERT(k_ % 2 == 1, "'same' convolution needs an odd kernel");
+  const int pad = conv_same_padding(k_);
   MNIST_CUDNN_CHECK(cudnnSetFilter4dDescriptor(filter_desc_, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NHWC, cout_, cin_, k_, k_));
   MNIST_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(conv_desc_, pad, pad, 1, 1, 1, 1, CUDNN_CROSS_CORRELATION,
                                                     CUDNN_DATA_FLOAT));

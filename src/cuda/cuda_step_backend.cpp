@@ -21,12 +21,12 @@ constexpr std::size_t kCounts = kConfusion + kNumClasses * kNumClasses;
 
 }  // namespace
 
-CudaStepBackend::CudaStepBackend(const Config& config, Communicator& comm, Model& host, int device)
-    : config_(config),
+CudaStepBackend::CudaStepBackend(const StepSettings& settings, Communicator& comm, Model& host, int device)
+    : settings_(settings),
       ctx_(device),
       model_(host.specs(), host.input_shape(), host.max_batch(), ctx_),
       max_batch_(host.max_batch()) {
-  MNIST_ASSERT(std::max(config.batch_size, config.eval_batch_size) <= max_batch_,
+  MNIST_ASSERT(settings.max_batch <= max_batch_,
                "model built for batches of " << max_batch_);
   const std::size_t image = host.input_shape().size();
   x_.reset(static_cast<std::size_t>(max_batch_) * image);
@@ -45,12 +45,12 @@ CudaStepBackend::CudaStepBackend(const Config& config, Communicator& comm, Model
   counts_.zero(ctx_.stream());
 
   if (comm.size() > 1) {
-    nccl_ = std::make_unique<NcclCommunicator>(comm, config.comm_timeout);
-    // The CPU path's bucket layout (whole layers, from the last one), on the same flat offsets.
-    const GradientBuckets layout(comm, host, static_cast<std::size_t>(config.bucket_kb) * 1024);
-    buckets_ = layout.buckets();
-    if (!buckets_.empty()) on_layer_done_ = [this](std::size_t layer) { on_layer_done(layer); };
+    nccl_ = std::make_unique<NcclCommunicator>(comm, settings.comm_timeout);
+    transport_ = std::make_unique<NcclGradientTransport>(*nccl_, ctx_.stream());
   }
+  // The CPU path's reducer and bucket plan (whole layers, from the last one), on the same flat offsets.
+  reducer_ = std::make_unique<GradientReducer>(transport_.get(), model_.layout(), model_.grads(), settings.bucket_bytes);
+  on_layer_done_ = reducer_->layer_callback();
 }
 
 CudaStepBackend::~CudaStepBackend() {
@@ -65,8 +65,8 @@ std::string CudaStepBackend::description() const {
   s << ctx_.description() << "; ";
   if (nccl_)
     s << "NCCL " << NcclCommunicator::library_version() << " over " << nccl_->size() << " ranks, "
-      << (buckets_.empty() ? std::string("one all-reduce after backward")
-                           : std::to_string(buckets_.size()) + " gradient buckets");
+      << (reducer_->buckets().empty() ? std::string("one all-reduce after backward")
+                                      : std::to_string(reducer_->buckets().size()) + " gradient buckets");
   else
     s << "one rank (no NCCL)";
   s << "; host reads every " << kSyncInterval << " steps\n" << model_.describe();
@@ -149,7 +149,7 @@ void CudaStepBackend::load_batch(const MnistSet& set, const std::vector<std::int
   MNIST_CUDA_CHECK(cudaMemcpyAsync(ids_.data(), slot, n * sizeof(std::int64_t), cudaMemcpyHostToDevice, ctx_.stream()));
   copied.record(ctx_.stream());
   id_slot_ = (id_slot_ + 1) % kIdRing;
-  gather_batch(d.images.data(), d.labels.data(), d.rows, d.cols, ids_.data(), n, augment, config_.seed, epoch,
+  gather_batch(d.images.data(), d.labels.data(), d.rows, d.cols, ids_.data(), n, augment, settings_.seed, epoch,
                AugmentRanges{}, x_.data(), y_.data(), ctx_.stream());
 }
 
@@ -160,31 +160,10 @@ void CudaStepBackend::forward_backward(int n, const ForwardContext& ctx) {
   const LossAccumulators acc{losses_.data() + kTrainLoss, counts_.data() + kTrainCorrect, nullptr};
   softmax_cross_entropy(logits, y_.data(), n, model_.num_outputs(), dlogits_.data(), 1.0f / static_cast<float>(n),
                         acc, nullptr, ctx_.stream());
-  next_bucket_ = 0;
   model_.backward(dlogits_.data(), n, on_layer_done_);
 }
 
-void CudaStepBackend::on_layer_done(std::size_t layer) {
-  // Same order on every rank: buckets from the last layer, each as soon as its
-  // lowest layer's gradient kernels are queued.
-  while (next_bucket_ < buckets_.size() && buckets_[next_bucket_].first_layer == layer) {
-    const GradientBuckets::Bucket& b = buckets_[next_bucket_++];
-    nccl_->after(ctx_.stream());
-    nccl_->allreduce_mean(model_.grads() + b.begin, b.end - b.begin);
-  }
-}
-
-void CudaStepBackend::reduce_gradients() {
-  if (!nccl_) return;  // one rank: its gradients are the mean
-  if (buckets_.empty()) {
-    nccl_->after(ctx_.stream());
-    nccl_->allreduce_mean(model_.grads(), model_.param_count());
-  } else {
-    MNIST_ASSERT(next_bucket_ == buckets_.size(),
-                 "backward finished with " << buckets_.size() - next_bucket_ << " buckets unstarted");
-  }
-  nccl_->before(ctx_.stream());  // the optimizer reads the mean gradients
-}
+void CudaStepBackend::reduce_gradients() { reducer_->finish(); }
 
 void CudaStepBackend::optimizer_step(Optimizer& optimizer, double lr) {
   CudaOptimizer& o = optimizer_for(optimizer);

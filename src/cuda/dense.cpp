@@ -20,10 +20,10 @@ void gemm_row_major(cublasHandle_t h, Op op_a, Op op_b, int M, int N, int K, con
 
 }  // namespace
 
-DenseCuda::DenseCuda(const std::string& name, Shape3 in, int units, Activation act, CudaContext& ctx)
-    : CudaLayer(name, in, Shape3{1, 1, units}, ctx),
-      in_(static_cast<int>(in.size())), out_(units), act_(act, ctx),
-      y_desc_(Shape3{1, 1, units}, layer_tensor_view(LayerKind::kDense)) {}
+DenseCuda::DenseCuda(const LayerLayout& layout, Activation act, CudaContext& ctx)
+    : CudaLayer(layout, ctx),
+      in_(static_cast<int>(layout.input.size())), out_(layout.spec.units), act_(act, ctx),
+      y_desc_(layout.output, layer_tensor_view(LayerKind::kDense)) {}
 
 void DenseCuda::bind(float* params, float* grads, float*) {
   w_ = params;

@@ -52,9 +52,9 @@ void multiply(const float* dy, const float* mask, float* dx, std::size_t count, 
 
 // ---- Dropout -------------------------------------------------------------------------------
 
-DropoutCuda::DropoutCuda(const std::string& name, Shape3 in, float rate, std::uint32_t layer_index, CudaContext& ctx)
-    : CudaLayer(name, in, in, ctx), rate_(rate), layer_index_(layer_index) {
-  MNIST_ASSERT(rate >= 0.0f && rate < 1.0f, "dropout rate " << rate);
+DropoutCuda::DropoutCuda(const LayerLayout& layout, CudaContext& ctx)
+    : CudaLayer(layout, ctx), rate_(layout.spec.rate), layer_index_(layout.index) {
+  MNIST_ASSERT(rate_ >= 0.0f && rate_ < 1.0f, "dropout rate " << rate_);
 }
 
 void DropoutCuda::reserve(int max_batch) { mask_.reset(static_cast<std::size_t>(max_batch) * input_shape().size()); }
@@ -82,9 +82,6 @@ void DropoutCuda::backward(const float*, const float*, float* dy, float* dx, int
 }
 
 // ---- Flatten -------------------------------------------------------------------------------
-
-FlattenCuda::FlattenCuda(const std::string& name, Shape3 in, CudaContext& ctx)
-    : CudaLayer(name, in, Shape3{1, 1, static_cast<int>(in.size())}, ctx) {}
 
 void FlattenCuda::forward(const float* x, float* y, int n, const ForwardContext&) {
   MNIST_CUDA_CHECK(

@@ -5,7 +5,7 @@
 
 #include "mnist_ddp/cuda/check.hpp"
 #include "mnist_ddp/cuda/layout.hpp"
-#include "mnist_ddp/cuda/loss_math.hpp"
+#include "mnist_ddp/nn/loss_math.hpp"
 #include "mnist_ddp/data/dataset.hpp"
 
 namespace mnist_ddp::cuda {

@@ -8,20 +8,23 @@
 
 namespace mnist_ddp::cuda {
 
-std::unique_ptr<CudaLayer> make_cuda_layer(const LayerSpec& spec, Shape3 in, const std::string& name,
-                                           std::uint32_t layer_index, CudaContext& ctx) {
-  // The softmax of the last layer is fused into the loss: the layer outputs logits.
-  const Activation act = spec.activation == Activation::kSoftmax ? Activation::kLinear : spec.activation;
-  switch (spec.kind) {
-    case LayerKind::kConv2D: return std::make_unique<Conv2DCuda>(name, in, spec.units, spec.kernel, act, ctx);
-    case LayerKind::kBatchNorm: return std::make_unique<BatchNormCuda>(name, in, spec.epsilon, spec.momentum, ctx);
-    case LayerKind::kMaxPool: return std::make_unique<MaxPoolCuda>(name, in, spec.kernel, ctx);
-    case LayerKind::kDropout: return std::make_unique<DropoutCuda>(name, in, spec.rate, layer_index, ctx);
-    case LayerKind::kFlatten: return std::make_unique<FlattenCuda>(name, in, ctx);
-    case LayerKind::kDense: return std::make_unique<DenseCuda>(name, in, spec.units, act, ctx);
+std::unique_ptr<CudaLayer> make_cuda_layer(const LayerLayout& layout, CudaContext& ctx) {
+  const Activation act = layer_activation(layout.spec);
+  switch (layout.spec.kind) {
+    case LayerKind::kConv2D: return std::make_unique<Conv2DCuda>(layout, act, ctx);
+    case LayerKind::kBatchNorm: return std::make_unique<BatchNormCuda>(layout, ctx);
+    case LayerKind::kMaxPool: return std::make_unique<MaxPoolCuda>(layout, ctx);
+    case LayerKind::kDropout: return std::make_unique<DropoutCuda>(layout, ctx);
+    case LayerKind::kFlatten: return std::make_unique<FlattenCuda>(layout, ctx);
+    case LayerKind::kDense: return std::make_unique<DenseCuda>(layout, act, ctx);
   }
   MNIST_ASSERT(false, "unknown layer kind");
   return nullptr;
+}
+
+std::unique_ptr<CudaLayer> make_cuda_layer(const LayerSpec& spec, Shape3 in, const std::string& name,
+                                           std::uint32_t layer_index, CudaContext& ctx) {
+  return make_cuda_layer(layer_layout(spec, in, name, layer_index), ctx);
 }
 
 }  // namespace mnist_ddp::cuda

@@ -5,9 +5,12 @@
 
 namespace mnist_ddp::cuda {
 
-MaxPoolCuda::MaxPoolCuda(const std::string& name, Shape3 in, int pool, CudaContext& ctx)
-    : CudaLayer(name, in, pool_output(in, pool), ctx), pool_(pool), x_desc_(in, BatchDescriptors::View::kNhwc),
-      y_desc_(pool_output(in, pool), BatchDescriptors::View::kNhwc) {
+MaxPoolCuda::MaxPoolCuda(const LayerLayout& layout, CudaContext& ctx)
+    : CudaLayer(layout, ctx), pool_(layout.spec.kernel), x_desc_(layout.input, BatchDescriptors::View::kNhwc),
+      y_desc_(layout.output, BatchDescriptors::View::kNhwc) {
+  const std::string& name = layout.name;
+  const Shape3 in = layout.input;
+  const int pool = pool_;
   MNIST_ASSERT(pool > 0 && in.h >= pool && in.w >= pool, name << ": pool " << pool << " on " << in.h << "x" << in.w);
   // A NaN in a window gives NaN (not the window's largest number): it must surface
   // at the next finite check rather than vanish.

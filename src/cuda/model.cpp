@@ -4,48 +4,35 @@
 #include <algorithm>
 #include <sstream>
 
+#include "mnist_ddp/nn/sequential.hpp"
+
 namespace mnist_ddp::cuda {
 
 CudaModel::CudaModel(const std::vector<LayerSpec>& specs, Shape3 input, int max_batch, CudaContext& ctx)
-    : specs_(specs), input_(input), max_batch_(max_batch), ctx_(ctx) {
-  MNIST_ASSERT(!specs_.empty() && max_batch > 0, "empty model or batch");
-  Shape3 shape = input;
-  std::size_t nparams = 0, nstate = 0, widest = input.size();
-  for (std::size_t i = 0; i < specs_.size(); ++i) {
-    const std::string name = std::string(keras_class_name(specs_[i].kind)) + " #" + std::to_string(i);
-    layers_.push_back(make_cuda_layer(specs_[i], shape, name, static_cast<std::uint32_t>(i), ctx));
-    shape = layers_.back()->output_shape();
-    nparams += layers_.back()->param_count();
-    nstate += layers_.back()->state_count();
-    widest = std::max(widest, shape.size());
-  }
-  params_.reset(nparams);
-  grads_.reset(nparams);
-  state_.reset(nstate);
+    : layout_(specs, input), max_batch_(max_batch), ctx_(ctx), params_(layout_.param_count()),
+      grads_(layout_.param_count()), state_(layout_.state_count()) {
+  MNIST_ASSERT(max_batch > 0, "empty batch");
   params_.zero(ctx.stream());
   grads_.zero(ctx.stream());
   state_.zero(ctx.stream());
-  std::size_t p = 0, s = 0;
-  for (auto& layer : layers_) {
-    offsets_.push_back(p);
-    layer->bind(params_.data() + p, grads_.data() + p, state_.data() + s);
-    layer->reserve(max_batch);
-    p += layer->param_count();
-    s += layer->state_count();
-    acts_.emplace_back(static_cast<std::size_t>(max_batch) * layer->output_shape().size());
+  for (const LayerLayout& l : layout_.layers()) {
+    layers_.push_back(make_cuda_layer(l, ctx));
+    layers_.back()->bind(params_.data() + l.param_offset, grads_.data() + l.param_offset, state_.data() + l.state_offset);
+    layers_.back()->reserve(max_batch);
+    acts_.emplace_back(static_cast<std::size_t>(max_batch) * l.output.size());
   }
-  grad_a_.reset(static_cast<std::size_t>(max_batch) * widest);
-  grad_b_.reset(static_cast<std::size_t>(max_batch) * widest);
+  grad_a_.reset(static_cast<std::size_t>(max_batch) * layout_.widest());
+  grad_b_.reset(static_cast<std::size_t>(max_batch) * layout_.widest());
   ctx.synchronize();
 }
 
 void CudaModel::upload(const Model& host) {
-  MNIST_CHECK(host.specs().size() == specs_.size() && host.input_shape() == input_ &&
+  MNIST_CHECK(host.specs().size() == specs().size() && host.input_shape() == input_shape() &&
                   host.params().size() == params_.size() && host.state().size() == state_.size(),
               RuntimeError,
               "host model (" << host.specs().size() << " layers, " << host.params().size() << " parameters, "
                              << host.state().size() << " state values) does not match the GPU model ("
-                             << specs_.size() << ", " << params_.size() << ", " << state_.size() << ")");
+                             << specs().size() << ", " << params_.size() << ", " << state_.size() << ")");
   ctx_.synchronize();  // nothing queued may still read the old weights
   params_.upload(host.params().data(), params_.size());
   if (!state_.empty()) state_.upload(host.state().data(), state_.size());
@@ -63,12 +50,7 @@ const float* CudaModel::forward(const float* x, int n, const ForwardContext& ctx
   MNIST_ASSERT(n > 0 && n <= max_batch_, "batch of " << n << " exceeds the model's " << max_batch_);
   last_input_ = x;
   last_n_ = n;
-  const float* in = x;
-  for (std::size_t i = 0; i < layers_.size(); ++i) {
-    layers_[i]->forward(in, acts_[i].data(), n, ctx);
-    in = acts_[i].data();
-  }
-  return in;
+  return sequential_forward(layers_, acts_, x, n, ctx);
 }
 
 void CudaModel::backward(const float* dlogits, int n, const std::function<void(std::size_t)>& on_layer_done) {
@@ -76,14 +58,7 @@ void CudaModel::backward(const float* dlogits, int n, const std::function<void(s
                "backward of " << n << " samples after a forward of " << last_n_);
   MNIST_CUDA_CHECK(cudaMemcpyAsync(grad_a_.data(), dlogits, sizeof(float) * n * num_outputs(),
                                    cudaMemcpyDeviceToDevice, ctx_.stream()));
-  float* dy = grad_a_.data();
-  float* dx = grad_b_.data();
-  for (std::size_t i = layers_.size(); i-- > 0;) {
-    const float* x = i == 0 ? last_input_ : acts_[i - 1].data();
-    layers_[i]->backward(x, acts_[i].data(), dy, i == 0 ? nullptr : dx, n);
-    if (on_layer_done) on_layer_done(i);
-    std::swap(dy, dx);
-  }
+  sequential_backward(layers_, acts_, last_input_, grad_a_.data(), grad_b_.data(), n, on_layer_done);
 }
 
 std::string CudaModel::describe() const {

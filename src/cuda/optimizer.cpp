@@ -7,7 +7,7 @@
 namespace mnist_ddp::cuda {
 
 CudaOptimizer::CudaOptimizer(const OptimizerHyper& hyper, std::size_t count)
-    : hyper_(hyper), count_(count), slots_(count * (hyper.kind == OptimizerKind::kAdam ? 2 : 1)) {
+    : hyper_(hyper), count_(count), slots_(count * optimizer_slots_per_parameter(hyper.kind)) {
   const std::vector<float> zeros(slots_.size(), 0.0f);
   if (!zeros.empty()) slots_.upload(zeros.data(), zeros.size());
 }

@@ -1,8 +1,7 @@
-// loss.cpp — fused softmax cross-entropy on the CPU.
+// loss.cpp — fused softmax cross-entropy on the CPU: the rows of loss_math.hpp.
 #include "mnist_ddp/nn/loss.hpp"
 
-#include <algorithm>
-#include <cmath>
+#include "mnist_ddp/nn/loss_math.hpp"
 
 namespace mnist_ddp {
 
@@ -10,24 +9,12 @@ LossSums softmax_cross_entropy(const float* logits, const std::uint8_t* labels, 
                                float grad_scale, std::uint8_t* predictions) {
   LossSums sums;
   for (int i = 0; i < n; ++i) {
-    const float* z = logits + static_cast<std::size_t>(i) * classes;
-    int best = 0;
-    for (int k = 1; k < classes; ++k)
-      if (z[k] > z[best]) best = k;
-    const double zmax = z[best];
-    double denom = 0.0;
-    for (int k = 0; k < classes; ++k) denom += std::exp(static_cast<double>(z[k]) - zmax);
-    const double log_denom = std::log(denom);
-    sums.loss += -(static_cast<double>(z[labels[i]]) - zmax - log_denom);
-    sums.correct += best == labels[i];
-    if (predictions != nullptr) predictions[i] = static_cast<std::uint8_t>(best);
-    if (dlogits != nullptr) {
-      float* d = dlogits + static_cast<std::size_t>(i) * classes;
-      for (int k = 0; k < classes; ++k) {
-        const double p = std::exp(static_cast<double>(z[k]) - zmax - log_denom);
-        d[k] = static_cast<float>((p - (k == labels[i] ? 1.0 : 0.0)) * grad_scale);
-      }
-    }
+    const std::size_t row = static_cast<std::size_t>(i) * classes;
+    const RowLoss r =
+        softmax_xent_row(logits + row, classes, labels[i], dlogits != nullptr ? dlogits + row : nullptr, grad_scale);
+    sums.loss += r.loss;
+    sums.correct += r.predicted == labels[i];
+    if (predictions != nullptr) predictions[i] = static_cast<std::uint8_t>(r.predicted);
   }
   return sums;
 }

@@ -13,7 +13,7 @@
 #include "mnist_ddp/data/dataset.hpp"
 #include "mnist_ddp/data/sampler.hpp"
 #include "mnist_ddp/nn/loss.hpp"
-#include "mnist_ddp/train/cpu_step_backend.hpp"
+#include "mnist_ddp/cpu/cpu_step_backend.hpp"
 #include "mnist_ddp/train/decision.hpp"
 #include "mnist_ddp/train/progress.hpp"
 
@@ -68,11 +68,10 @@ bool interactive_progress(const Config& c) {
 
 }  // namespace
 
-Trainer::Trainer(const Config& config, Communicator& comm, Model& model, std::ostream& log, StepBackend* backend)
+Trainer::Trainer(const Config& config, Communicator& comm, Model& model, std::ostream& log, StepBackend& backend)
     : config_(config), comm_(comm), model_(model), log_(log),
       optimizer_(hyper_from(config), model.params().size()),
-      own_backend_(backend != nullptr ? nullptr : std::make_unique<CpuStepBackend>(config, comm, model)),
-      backend_(backend != nullptr ? *backend : *own_backend_),
+      backend_(backend),
       callbacks_(config.early_stopping, config.reduce_lr), fault_(StepFault::from_environment()) {
   state_.lr = config.lr;
   const int batch = std::max(config.batch_size, config.eval_batch_size);

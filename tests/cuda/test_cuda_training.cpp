@@ -16,11 +16,12 @@
 #include <random>
 #include <vector>
 
+#include "mnist_ddp/cli/step_settings.hpp"
 #include "mnist_ddp/cuda/cuda_step_backend.hpp"
 #include "mnist_ddp/data/sampler.hpp"
 #include "mnist_ddp/dist/communicator.hpp"
 #include "mnist_ddp/nn/spec.hpp"
-#include "mnist_ddp/train/cpu_step_backend.hpp"
+#include "mnist_ddp/cpu/cpu_step_backend.hpp"
 #include "require_gpu.hpp"
 #include "support/mnist_data.hpp"
 
@@ -70,8 +71,8 @@ struct Pair {
         hyper(make_hyper()),
         cpu_opt(hyper, cpu_model.params().size()),
         gpu_opt(hyper, gpu_model.params().size()),
-        cpu(config, comm, cpu_model),
-        gpu(config, comm, gpu_model, 0) {
+        cpu(step_settings(config), comm, cpu_model),
+        gpu(step_settings(config), comm, gpu_model, 0) {
     cpu_model.initialize(config.seed);
     gpu_model.initialize(config.seed);
     gpu.upload(gpu_model, &gpu_opt);

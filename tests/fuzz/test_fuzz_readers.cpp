@@ -48,6 +48,8 @@
 #include "mnist_ddp/io/keras_h5.hpp"
 #include "mnist_ddp/nn/model.hpp"
 #include "mnist_ddp/nn/spec.hpp"
+#include "mnist_ddp/cli/step_settings.hpp"
+#include "mnist_ddp/cpu/cpu_step_backend.hpp"
 #include "mnist_ddp/train/trainer.hpp"
 #include "support/temp_dir.hpp"
 
@@ -681,7 +683,8 @@ struct CheckpointFixture {
 
   // A state as after two epochs with Adam: moments, history, best weights.
   TrainingState state() {
-    Trainer trainer(config, comm, model, log);
+    CpuStepBackend trainer_backend(step_settings(config), comm, model);
+    Trainer trainer(config, comm, model, log, trainer_backend);
     TrainingState s = trainer.state();
     s.epochs_done = 2;
     s.lr = 5e-4;
@@ -710,7 +713,8 @@ struct CheckpointFixture {
     if (!s.best_params.empty() &&
         (s.best_params.size() != target.params().size() || s.best_state.size() != target.state().size()))
       throw InvalidResult("accepted best weights of the wrong size");
-    Trainer trainer(config, comm, target, log);
+    CpuStepBackend trainer_backend(step_settings(config), comm, target);
+    Trainer trainer(config, comm, target, log, trainer_backend);
     trainer.restore(s);
   }
 };

@@ -29,6 +29,8 @@
 #include "mnist_ddp/dist/mpi_communicator.hpp"
 #include "mnist_ddp/nn/model.hpp"
 #include "mnist_ddp/nn/spec.hpp"
+#include "mnist_ddp/cli/step_settings.hpp"
+#include "mnist_ddp/cpu/cpu_step_backend.hpp"
 #include "mnist_ddp/train/trainer.hpp"
 #include "support/mnist_data.hpp"
 
@@ -66,7 +68,8 @@ TEST(MpiFaults, SignalOnOneRankStopsEveryRankAtTheSameStep) {
     ::setenv("MNIST_DDP_FAULT_AFTER_STEPS", "2", 1);
     ::setenv("MNIST_DDP_FAULT_RANK", last.c_str(), 1);
     ::setenv("MNIST_DDP_FAULT_SIGNAL", "USR1", 1);
-    Trainer trainer(config, comm, model, log);
+    CpuStepBackend trainer_backend(step_settings(config), comm, model);
+    Trainer trainer(config, comm, model, log, trainer_backend);
     ::unsetenv("MNIST_DDP_FAULT_AFTER_STEPS");
     ::unsetenv("MNIST_DDP_FAULT_RANK");
     ::unsetenv("MNIST_DDP_FAULT_SIGNAL");
@@ -103,7 +106,8 @@ TEST(MpiFaults, NonFiniteLossIsANumericalFaultOnEveryRank) {
   Model model(seed_cnn(), kMnistInput, 100);
   model.initialize(config.seed);
   std::ostringstream log;
-  Trainer trainer(config, comm, model, log);
+  CpuStepBackend trainer_backend(step_settings(config), comm, model);
+  Trainer trainer(config, comm, model, log, trainer_backend);
   trainer.broadcast_weights();
   std::string what;
   try {

@@ -13,9 +13,9 @@
 //    cuDNN's BatchNorm limits at the evaluation batch of 500 on 28×28.
 //  - cuda/algo_choice.hpp: which convolution algorithms qualify (FMA only with
 //    TF32 off), in which order, and the fallback to the next candidate.
-//  - cuda/batchnorm_math.hpp: the moving-average update applied to cuDNN's
+//  - nn/batchnorm_math.hpp: the moving-average update applied to cuDNN's
 //    saved statistics reproduces the CPU BatchNorm layer's moving averages.
-//  - cuda/loss_math.hpp: the loss kernel's row function equals the CPU loss.
+//  - nn/loss_math.hpp: the loss kernel's row function equals the CPU loss.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -24,11 +24,11 @@
 #include <vector>
 
 #include "mnist_ddp/cuda/algo_choice.hpp"
-#include "mnist_ddp/cuda/batchnorm_math.hpp"
 #include "mnist_ddp/cuda/layout.hpp"
-#include "mnist_ddp/cuda/loss_math.hpp"
+#include "mnist_ddp/nn/batchnorm_math.hpp"
 #include "mnist_ddp/nn/layer.hpp"
 #include "mnist_ddp/nn/loss.hpp"
+#include "mnist_ddp/nn/loss_math.hpp"
 #include "mnist_ddp/nn/model.hpp"
 
 namespace mnist_ddp::cuda {
@@ -261,9 +261,10 @@ TEST(CudaLayout, BiasBroadcastAndColumnSums) {
 TEST(CudaLayout, SeedCnnDescriptorsKeepTheBatchInN) {
   const std::vector<LayerSpec> specs = seed_cnn();
   for (const int n : {1, 128, 500}) {
-    Shape3 in = kMnistInput;
-    for (const LayerSpec& spec : specs) {
-      for (const Shape3 s : {in, layer_output_shape(spec, in)}) {
+    const ModelLayout layout(specs, kMnistInput);
+    for (const LayerLayout& layer : layout.layers()) {
+      const LayerSpec& spec = layer.spec;
+      for (const Shape3 s : {layer.input, layer.output}) {
         const Dims4 d = view_dims(layer_tensor_view(spec.kind), n, s);
         EXPECT_EQ(d.n, n) << keras_class_name(spec.kind);
         EXPECT_EQ(d.c, s.c);
@@ -276,7 +277,6 @@ TEST(CudaLayout, SeedCnnDescriptorsKeepTheBatchInN) {
           EXPECT_TRUE(cudnn_batchnorm_supports(d, true)) << "training at batch " << n;
         }
       }
-      in = layer_output_shape(spec, in);
     }
   }
 }

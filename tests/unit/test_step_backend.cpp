@@ -18,7 +18,8 @@
 
 #include "mnist_ddp/core/signals.hpp"
 #include "mnist_ddp/dist/communicator.hpp"
-#include "mnist_ddp/train/cpu_step_backend.hpp"
+#include "mnist_ddp/cpu/cpu_step_backend.hpp"
+#include "mnist_ddp/cli/step_settings.hpp"
 #include "mnist_ddp/train/trainer.hpp"
 #include "support/mnist_data.hpp"
 
@@ -28,7 +29,7 @@ namespace {
 class DeferredCpuBackend final : public StepBackend {
  public:
   DeferredCpuBackend(const Config& config, Communicator& comm, Model& model, int interval, std::int64_t steps)
-      : cpu_(config, comm, model), interval_(interval), steps_per_epoch_(steps) {}
+      : cpu_(step_settings(config), comm, model), interval_(interval), steps_per_epoch_(steps) {}
 
   const char* name() const override { return "deferred"; }
   void upload(const Model& m, const Optimizer* o) override {
@@ -108,13 +109,14 @@ TEST(StepBackendSeam, SyncPointsEveryThreeStepsGiveTheCpuRun) {
 
   Model plain_model(seed_cnn(), kMnistInput, 32);
   plain_model.initialize(config.seed);
-  Trainer plain(config, comm, plain_model, log);
+  CpuStepBackend plain_backend(step_settings(config), comm, plain_model);
+  Trainer plain(config, comm, plain_model, log, plain_backend);
   const TrainResult a = plain.fit(train, val);
 
   Model model(seed_cnn(), kMnistInput, 32);
   model.initialize(config.seed);
   DeferredCpuBackend backend(config, comm, model, 3, 7);
-  Trainer deferred(config, comm, model, log, &backend);
+  Trainer deferred(config, comm, model, log, backend);
   const TrainResult b = deferred.fit(train, val);
 
   EXPECT_EQ(model.params(), plain_model.params());  // bitwise: the same arithmetic
@@ -150,7 +152,8 @@ TEST(StepBackendSeam, StopBetweenSyncPointsLeavesTheCpuState) {
     clear_stop_signal();
     const StopSignalHandlers handlers;
     ::setenv("MNIST_DDP_FAULT_AFTER_STEPS", "9", 1);  // SIGTERM after step 9: stop after epoch 2, step 3
-    Trainer trainer(config, comm, model, log, run == 0 ? nullptr : &backend);
+    CpuStepBackend cpu(step_settings(config), comm, model);
+    Trainer trainer(config, comm, model, log, run == 0 ? static_cast<StepBackend&>(cpu) : backend);
     ::unsetenv("MNIST_DDP_FAULT_AFTER_STEPS");
     const TrainResult r = trainer.fit(train, val);
     clear_stop_signal();
@@ -180,7 +183,7 @@ TEST(StepBackendSeam, CpuBackendSumsAndEvaluationStartAgainWhenTaken) {
   SingleProcessCommunicator comm;
   Model model(seed_cnn(), kMnistInput, 32);
   model.initialize(config.seed);
-  CpuStepBackend cpu(config, comm, model);
+  CpuStepBackend cpu(step_settings(config), comm, model);
   std::vector<std::int64_t> ids = {0, 1, 2, 3, 4, 5, 6, 7};
   cpu.load_batch(set, ids, 0, true);
   cpu.forward_backward(8, ForwardContext{true, config.seed, 0, ids.data(), 0});

@@ -17,6 +17,8 @@
 #include "mnist_ddp/data/dataset.hpp"
 #include "mnist_ddp/data/idx.hpp"
 #include "mnist_ddp/dist/communicator.hpp"
+#include "mnist_ddp/cli/step_settings.hpp"
+#include "mnist_ddp/cpu/cpu_step_backend.hpp"
 #include "mnist_ddp/train/trainer.hpp"
 #include "support/mnist_data.hpp"
 
@@ -45,7 +47,8 @@ TEST(TrainerEndToEnd, ShortRunReducesLossAndLearns) {
   Model model(seed_cnn(), kMnistInput, 250);
   model.initialize(config.seed);
   std::ostringstream log;
-  Trainer trainer(config, comm, model, log);
+  CpuStepBackend trainer_backend(step_settings(config), comm, model);
+  Trainer trainer(config, comm, model, log, trainer_backend);
 
   const EvalResult before = trainer.evaluate(test);
   const TrainResult fit = trainer.fit(split.train, split.val);
@@ -73,7 +76,8 @@ TEST(TrainerEndToEnd, SameSeedSameWeights) {
     Model model(seed_cnn(), kMnistInput, 250);
     model.initialize(config.seed);
     std::ostringstream log;
-    Trainer trainer(config, comm, model, log);
+    CpuStepBackend trainer_backend(step_settings(config), comm, model);
+    Trainer trainer(config, comm, model, log, trainer_backend);
     trainer.fit(split.train, split.val);
     if (run == 0) {
       first = model.params();
@@ -97,7 +101,8 @@ TEST(TrainerEndToEnd, EarlyStoppingRestoresBestWeights) {
   Model model(seed_cnn(), kMnistInput, 250);
   model.initialize(config.seed);
   std::ostringstream log;
-  Trainer trainer(config, comm, model, log);
+  CpuStepBackend trainer_backend(step_settings(config), comm, model);
+  Trainer trainer(config, comm, model, log, trainer_backend);
   const TrainResult fit = trainer.fit(split.train, split.val);
   ASSERT_GE(fit.best_epoch, 1);
   // The best epoch is the one with the lowest val_loss, and the final weights
@@ -132,7 +137,8 @@ TEST(TrainerFaults, StopSignalInsideAnEpochResumesBitwise) {
   auto whole = fresh_model();
   std::ostringstream log;
   SingleProcessCommunicator comm;
-  Trainer left_alone(config, comm, *whole, log);
+  CpuStepBackend left_alone_backend(step_settings(config), comm, *whole);
+  Trainer left_alone(config, comm, *whole, log, left_alone_backend);
   const TrainResult reference = left_alone.fit(split.train, split.val);
   ASSERT_EQ(reference.preempted.signal, 0);
 
@@ -143,7 +149,8 @@ TEST(TrainerFaults, StopSignalInsideAnEpochResumesBitwise) {
   {
     const StopSignalHandlers handlers;
     ::setenv("MNIST_DDP_FAULT_AFTER_STEPS", "12", 1);
-    Trainer trainer(config, comm, *cut, log);
+    CpuStepBackend trainer_backend(step_settings(config), comm, *cut);
+    Trainer trainer(config, comm, *cut, log, trainer_backend);
     ::unsetenv("MNIST_DDP_FAULT_AFTER_STEPS");
     int hooks = 0;
     const TrainResult r = trainer.fit(split.train, split.val, [&](const TrainingState&) { ++hooks; });
@@ -167,7 +174,8 @@ TEST(TrainerFaults, StopSignalInsideAnEpochResumesBitwise) {
   auto resumed = fresh_model();
   resumed->params() = cut->params();
   resumed->state() = cut->state();
-  Trainer trainer(config, comm, *resumed, log);
+  CpuStepBackend trainer_backend(step_settings(config), comm, *resumed);
+  Trainer trainer(config, comm, *resumed, log, trainer_backend);
   trainer.restore(stopped);
   const TrainResult r = trainer.fit(split.train, split.val);
   EXPECT_EQ(r.preempted.signal, 0);
@@ -191,7 +199,8 @@ TEST(TrainerFaults, NonFiniteLossStopsBeforeAnyCheckpoint) {
   Model model(seed_cnn(), kMnistInput, 250);
   model.initialize(config.seed);
   std::ostringstream log;
-  Trainer trainer(config, comm, model, log);
+  CpuStepBackend trainer_backend(step_settings(config), comm, model);
+  Trainer trainer(config, comm, model, log, trainer_backend);
   int hooks = 0;
   try {
     trainer.fit(split.train, split.val, [&](const TrainingState&) { ++hooks; });

@@ -30,9 +30,9 @@ SelectedDevice select_device(const Config& config, Communicator& comm);
 
 // The training backend for the selected device: the CUDA one on this rank's GPU
 // (collective over comm: NCCL's bootstrap when there are several ranks), with
-// its description (device, libraries, layers), or a null backend for the CPU,
-// where the Trainer makes its own CpuStepBackend. `model` gives the
-// architecture and the batch capacity; the Trainer uploads its weights.
+// its description (device, libraries, layers), or the CpuStepBackend on `model`
+// itself (no description). `model` gives the architecture and the batch
+// capacity; the Trainer uploads its weights.
 struct TrainingBackend {
   std::unique_ptr<StepBackend> backend;
   std::string description;

@@ -20,10 +20,8 @@ namespace mnist_ddp {
 
 class BatchNormCpu final : public Layer {
  public:
-  BatchNormCpu(const std::string& name, Shape3 in, float epsilon, float momentum);
+  explicit BatchNormCpu(const LayerLayout& layout);
   LayerKind kind() const override { return LayerKind::kBatchNorm; }
-  std::size_t param_count() const override { return 2 * static_cast<std::size_t>(c_); }
-  std::size_t state_count() const override { return 2 * static_cast<std::size_t>(c_); }
   void bind(float* params, float* grads, float* state) override;
   void initialize(std::uint64_t seed, std::uint32_t layer_index) override;
   std::vector<WeightView> weights() override;

@@ -14,9 +14,8 @@ namespace mnist_ddp {
 
 class Conv2DCpu final : public Layer {
  public:
-  Conv2DCpu(const std::string& name, Shape3 in, int filters, int kernel, Activation act);
+  Conv2DCpu(const LayerLayout& layout, Activation act);
   LayerKind kind() const override { return LayerKind::kConv2D; }
-  std::size_t param_count() const override;
   void bind(float* params, float* grads, float* state) override;
   void initialize(std::uint64_t seed, std::uint32_t layer_index) override;
   void reserve(int max_batch) override;

@@ -8,9 +8,8 @@ namespace mnist_ddp {
 
 class DenseCpu final : public Layer {
  public:
-  DenseCpu(const std::string& name, Shape3 in, int units, Activation act);
+  DenseCpu(const LayerLayout& layout, Activation act);
   LayerKind kind() const override { return LayerKind::kDense; }
-  std::size_t param_count() const override;
   void bind(float* params, float* grads, float* state) override;
   void initialize(std::uint64_t seed, std::uint32_t layer_index) override;
   std::vector<WeightView> weights() override;

@@ -9,7 +9,7 @@ namespace mnist_ddp {
 
 class DropoutCpu final : public Layer {
  public:
-  DropoutCpu(const std::string& name, Shape3 in, float rate, std::uint32_t layer_index);
+  explicit DropoutCpu(const LayerLayout& layout);
   LayerKind kind() const override { return LayerKind::kDropout; }
   void reserve(int max_batch) override;
   void forward(const float* x, float* y, int n, const ForwardContext& ctx) override;
@@ -26,7 +26,7 @@ class DropoutCpu final : public Layer {
 // with channels_last).
 class FlattenCpu final : public Layer {
  public:
-  FlattenCpu(const std::string& name, Shape3 in);
+  explicit FlattenCpu(const LayerLayout& layout) : Layer(layout) {}
   LayerKind kind() const override { return LayerKind::kFlatten; }
   void forward(const float* x, float* y, int n, const ForwardContext& ctx) override;
   void backward(const float* x, const float* y, float* dy, float* dx, int n) override;

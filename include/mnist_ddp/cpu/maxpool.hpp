@@ -11,7 +11,7 @@ namespace mnist_ddp {
 
 class MaxPoolCpu final : public Layer {
  public:
-  MaxPoolCpu(const std::string& name, Shape3 in, int pool);
+  explicit MaxPoolCpu(const LayerLayout& layout) : Layer(layout), pool_(layout.spec.kernel) {}
   LayerKind kind() const override { return LayerKind::kMaxPool; }
   void reserve(int max_batch) override;
   void forward(const float* x, float* y, int n, const ForwardContext& ctx) override;

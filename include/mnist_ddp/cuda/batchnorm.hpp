@@ -14,7 +14,7 @@
 //    fixed factor): cuDNN is asked for no running update, and a small kernel
 //    applies the CPU rule, moving = moving·m + batch·(1 - m) with
 //    m = debiased_momentum(momentum, step) (or the context's bn_momentum), to
-//    the saved statistics (batchnorm_math.hpp). m is computed on the host and
+//    the saved statistics (nn/batchnorm_math.hpp). m is computed on the host and
 //    passed by value: no synchronisation.
 //  - a training batch of a single row per channel (after Dense, a last batch of
 //    one sample): variance 0, y = β; done by a small kernel rather than asking
@@ -32,10 +32,8 @@ namespace mnist_ddp::cuda {
 
 class BatchNormCuda final : public CudaLayer {
  public:
-  BatchNormCuda(const std::string& name, Shape3 in, float epsilon, float momentum, CudaContext& ctx);
+  BatchNormCuda(const LayerLayout& layout, CudaContext& ctx);
   LayerKind kind() const override { return LayerKind::kBatchNorm; }
-  std::size_t param_count() const override { return 2 * static_cast<std::size_t>(c_); }
-  std::size_t state_count() const override { return 2 * static_cast<std::size_t>(c_); }
   void bind(float* params, float* grads, float* state) override;
   void reserve(int max_batch) override;
   void forward(const float* x, float* y, int n, const ForwardContext& ctx) override;

@@ -33,9 +33,8 @@ namespace mnist_ddp::cuda {
 
 class Conv2DCuda final : public CudaLayer {
  public:
-  Conv2DCuda(const std::string& name, Shape3 in, int filters, int kernel, Activation act, CudaContext& ctx);
+  Conv2DCuda(const LayerLayout& layout, Activation act, CudaContext& ctx);
   LayerKind kind() const override { return LayerKind::kConv2D; }
-  std::size_t param_count() const override { return kernel_count() + cout_; }
   void bind(float* params, float* grads, float* state) override;
   void reserve(int max_batch) override;
   void forward(const float* x, float* y, int n, const ForwardContext& ctx) override;

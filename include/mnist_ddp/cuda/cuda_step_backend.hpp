@@ -8,9 +8,9 @@
 // A step is queued on the context's compute stream without any host wait:
 // gather → CudaModel forward → softmax cross-entropy (loss and correct count
 // added to device accumulators) → backward → gradient mean over the ranks with
-// NCCL on its own stream (bucketed as on the CPU: --bucket-kb; each bucket starts
-// when backward has queued its layers; the compute stream waits on an event
-// before the update) → CudaOptimizer. One rank: no NCCL at all.
+// NCCL on its own stream (the CPU's GradientReducer over an NCCL transport:
+// --bucket-kb; each bucket starts when backward has queued its layers; the
+// compute stream waits on an event before the update) → CudaOptimizer. One rank: no NCCL at all.
 //
 // The host waits only at sync points: every kSyncInterval steps (progress
 // display, non-finite checks: the loss sums since the previous sync point, the
@@ -28,14 +28,14 @@
 #include <string>
 #include <vector>
 
-#include "mnist_ddp/cli/config.hpp"
 #include "mnist_ddp/cuda/context.hpp"
 #include "mnist_ddp/cuda/model.hpp"
 #include "mnist_ddp/cuda/nccl_communicator.hpp"
+#include "mnist_ddp/cuda/nccl_gradient_transport.hpp"
 #include "mnist_ddp/cuda/optimizer.hpp"
 #include "mnist_ddp/cuda/raii.hpp"
 #include "mnist_ddp/dist/communicator.hpp"
-#include "mnist_ddp/train/gradient_buckets.hpp"
+#include "mnist_ddp/train/gradient_reducer.hpp"
 #include "mnist_ddp/train/step_backend.hpp"
 
 namespace mnist_ddp::cuda {
@@ -48,7 +48,7 @@ class CudaStepBackend final : public StepBackend {
   // Drives `device` (bound to this thread by the caller). `host` gives the
   // architecture and the batch capacity; its weights come with upload().
   // Collective over `comm` when it has more than one rank (NCCL bootstrap).
-  CudaStepBackend(const Config& config, Communicator& comm, Model& host, int device);
+  CudaStepBackend(const StepSettings& settings, Communicator& comm, Model& host, int device);
   ~CudaStepBackend() override;
 
   // "NVIDIA H100 ... cuDNN 9.19.0 ...; NCCL 2.28.9 over 4 ranks, 3 buckets" and the layers.
@@ -81,20 +81,19 @@ class CudaStepBackend final : public StepBackend {
     DeviceBuffer<std::uint8_t> labels;  // (count)
   };
   const DeviceSet& device_set(const MnistSet& set);
-  void on_layer_done(std::size_t layer);
   CudaOptimizer& optimizer_for(const Optimizer& host);
   // Host waits for the compute stream, or for an event, watched (see the header).
   void wait(const char* what);
   void wait(const Event& event, const char* what);
   bool finite(const float* values, std::size_t count, const char* what);
 
-  const Config& config_;
+  StepSettings settings_;
   CudaContext ctx_;
   CudaModel model_;
   std::optional<CudaOptimizer> optimizer_;       // made at the first upload or step (needs the hyper-parameters)
   std::unique_ptr<NcclCommunicator> nccl_;       // null for one rank
-  std::vector<GradientBuckets::Bucket> buckets_; // empty: one all-reduce after backward
-  std::size_t next_bucket_ = 0;
+  std::unique_ptr<NcclGradientTransport> transport_;  // over nccl_; null for one rank
+  std::unique_ptr<GradientReducer> reducer_;     // made once the transport is
   std::function<void(std::size_t)> on_layer_done_;
   std::vector<DeviceSet> sets_;
 

@@ -15,9 +15,8 @@ namespace mnist_ddp::cuda {
 
 class DenseCuda final : public CudaLayer {
  public:
-  DenseCuda(const std::string& name, Shape3 in, int units, Activation act, CudaContext& ctx);
+  DenseCuda(const LayerLayout& layout, Activation act, CudaContext& ctx);
   LayerKind kind() const override { return LayerKind::kDense; }
-  std::size_t param_count() const override { return static_cast<std::size_t>(in_) * out_ + out_; }
   void bind(float* params, float* grads, float* state) override;
   void reserve(int max_batch) override;
   void forward(const float* x, float* y, int n, const ForwardContext& ctx) override;

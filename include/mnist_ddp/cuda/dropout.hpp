@@ -19,7 +19,7 @@ namespace mnist_ddp::cuda {
 
 class DropoutCuda final : public CudaLayer {
  public:
-  DropoutCuda(const std::string& name, Shape3 in, float rate, std::uint32_t layer_index, CudaContext& ctx);
+  DropoutCuda(const LayerLayout& layout, CudaContext& ctx);
   LayerKind kind() const override { return LayerKind::kDropout; }
   void reserve(int max_batch) override;
   void forward(const float* x, float* y, int n, const ForwardContext& ctx) override;
@@ -34,7 +34,7 @@ class DropoutCuda final : public CudaLayer {
 
 class FlattenCuda final : public CudaLayer {
  public:
-  FlattenCuda(const std::string& name, Shape3 in, CudaContext& ctx);
+  FlattenCuda(const LayerLayout& layout, CudaContext& ctx) : CudaLayer(layout, ctx) {}
   LayerKind kind() const override { return LayerKind::kFlatten; }
   void forward(const float* x, float* y, int n, const ForwardContext& ctx) override;
   void backward(const float* x, const float* y, float* dy, float* dx, int n) override;

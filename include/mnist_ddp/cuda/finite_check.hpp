@@ -1,6 +1,6 @@
 // finite_check.hpp — is there a NaN or an infinity in a device buffer?
 //
-// The GPU sibling of the trainer's host check (train/cpu_step_backend.hpp,
+// The GPU sibling of the trainer's host check (cpu/cpu_step_backend.hpp,
 // all_finite): a grid-stride kernel tests the exponent bits of every value and
 // raises a device flag. The caller reads the flag back at a sync point.
 #pragma once

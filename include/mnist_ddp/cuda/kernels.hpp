@@ -6,7 +6,7 @@
 // once. All pointers are device pointers unless said otherwise. The arithmetic
 // is the CPU backend's, through the same MNIST_HD functions:
 // data/augment.hpp (sample_affine, affine_pixel), nn/optimizer_math.hpp,
-// cuda/loss_math.hpp (the CPU loss's formula, in double).
+// nn/loss_math.hpp (the CPU loss's formula, in double).
 #pragma once
 
 #include <cuda_runtime_api.h>

@@ -16,25 +16,26 @@
 
 #include "mnist_ddp/cuda/context.hpp"
 #include "mnist_ddp/nn/layer.hpp"
+#include "mnist_ddp/nn/model_layout.hpp"
 #include "mnist_ddp/nn/spec.hpp"
 
 namespace mnist_ddp::cuda {
 
 class CudaLayer {
  public:
-  CudaLayer(std::string name, Shape3 in, Shape3 out, CudaContext& ctx)
-      : name_(std::move(name)), in_(in), out_(out), ctx_(ctx) {}
+  // Name, shapes and buffer slice sizes come from the model's layout (nn/model_layout.hpp).
+  CudaLayer(const LayerLayout& layout, CudaContext& ctx) : layout_(layout), ctx_(ctx) {}
   virtual ~CudaLayer() = default;
   CudaLayer(const CudaLayer&) = delete;
   CudaLayer& operator=(const CudaLayer&) = delete;
 
-  const std::string& name() const { return name_; }
-  Shape3 input_shape() const { return in_; }
-  Shape3 output_shape() const { return out_; }
+  const std::string& name() const { return layout_.name; }
+  Shape3 input_shape() const { return layout_.input; }
+  Shape3 output_shape() const { return layout_.output; }
   virtual LayerKind kind() const = 0;
 
-  virtual std::size_t param_count() const { return 0; }
-  virtual std::size_t state_count() const { return 0; }
+  std::size_t param_count() const { return layout_.param_count; }
+  std::size_t state_count() const { return layout_.state_count; }
   // Points the layer at its slices of the model's flat device buffers.
   virtual void bind(float* /*params*/, float* /*grads*/, float* /*state*/) {}
   // Device scratch and workspace for up to `max_batch` samples; chooses algorithms.
@@ -54,13 +55,14 @@ class CudaLayer {
   cudaStream_t stream() const { return ctx_.stream(); }
 
  private:
-  std::string name_;
-  Shape3 in_, out_;
+  LayerLayout layout_;
   CudaContext& ctx_;
 };
 
-// The GPU layer for a spec (the softmax of the last Dense is fused into the loss,
-// as on the CPU). `layer_index` is the layer's position in the model (dropout stream).
+// The GPU layer of a model's layout entry, or of a spec applied to `in` (the
+// softmax of the last Dense is fused into the loss, as on the CPU).
+// `layer_index` is the layer's position in the model (dropout stream).
+std::unique_ptr<CudaLayer> make_cuda_layer(const LayerLayout& layout, CudaContext& ctx);
 std::unique_ptr<CudaLayer> make_cuda_layer(const LayerSpec& spec, Shape3 in, const std::string& name,
                                            std::uint32_t layer_index, CudaContext& ctx);
 

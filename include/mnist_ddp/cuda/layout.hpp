@@ -4,7 +4,7 @@
 // unit tests check it on any machine (tests/unit/test_cuda_shapes.cpp):
 //  - the cuDNN view of an NHWC tensor (dims in cuDNN's n, c, h, w order and
 //    element strides), the view each layer uses and cuDNN's BatchNorm limits;
-//  - layer output shapes exactly as the CPU layers compute them;
+//  - layer output shapes, from the model layout both backends read;
 //  - Keras's kernel layout (kh, kw, cin, cout) against cuDNN's NHWC filter
 //    layout (cout, kh, kw, cin): a transpose of a (kh·kw·cin) × cout matrix;
 //  - row-major matrix products expressed as the column-major cuBLAS calls that
@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "mnist_ddp/nn/model_layout.hpp"
 #include "mnist_ddp/nn/spec.hpp"
 
 namespace mnist_ddp::cuda {
@@ -65,35 +66,12 @@ inline std::size_t nhwc_offset(const Dims4& d, int b, int y, int x, int ch) {
          static_cast<std::size_t>(x) * d.stride_w + static_cast<std::size_t>(ch) * d.stride_c;
 }
 
-// ---- layer shapes (the CPU layers' rules) ---------------------------------------------------
-
-// Conv2D, 'same' padding, stride 1: spatial size kept, `filters` channels.
-inline Shape3 conv_same_output(Shape3 in, int filters) { return Shape3{in.h, in.w, filters}; }
-inline int conv_same_padding(int kernel) { return kernel / 2; }
-
-// MaxPooling2D, window = stride, 'valid': floor(size / window).
-inline Shape3 pool_output(Shape3 in, int window) { return Shape3{in.h / window, in.w / window, in.c}; }
-
-// The output shape of one layer, and of each layer of `specs` applied to `input`.
-inline Shape3 layer_output_shape(const LayerSpec& spec, Shape3 in) {
-  switch (spec.kind) {
-    case LayerKind::kConv2D: return conv_same_output(in, spec.units);
-    case LayerKind::kMaxPool: return pool_output(in, spec.kernel);
-    case LayerKind::kFlatten: return Shape3{1, 1, static_cast<int>(in.size())};
-    case LayerKind::kDense: return Shape3{1, 1, spec.units};
-    case LayerKind::kBatchNorm:
-    case LayerKind::kDropout: return in;
-  }
-  return in;
-}
+// ---- layer shapes: nn/model_layout.hpp's, the one definition both backends build from ----
 
 inline std::vector<Shape3> layer_output_shapes(const std::vector<LayerSpec>& specs, Shape3 input) {
+  const ModelLayout layout(specs, input);  // named: a range-for does not extend a temporary's members
   std::vector<Shape3> shapes;
-  Shape3 s = input;
-  for (const LayerSpec& spec : specs) {
-    s = layer_output_shape(spec, s);
-    shapes.push_back(s);
-  }
+  for (const LayerLayout& l : layout.layers()) shapes.push_back(l.output);
   return shapes;
 }
 
@@ -148,12 +126,8 @@ inline ColumnMajorRows row_major_rows(int rows, int cols) { return ColumnMajorRo
 // Floats of activation storage that CudaModel keeps for `batch` samples
 // (one output buffer per layer, two gradient buffers of the widest tensor).
 inline std::size_t model_activation_floats(const std::vector<LayerSpec>& specs, Shape3 input, int batch) {
-  std::size_t outputs = 0, widest = input.size();
-  for (const Shape3& s : layer_output_shapes(specs, input)) {
-    outputs += s.size();
-    widest = std::max(widest, s.size());
-  }
-  return static_cast<std::size_t>(batch) * (outputs + 2 * widest);
+  const ModelLayout layout(specs, input);
+  return static_cast<std::size_t>(batch) * (layout.output_floats() + 2 * layout.widest());
 }
 
 // ---- launches ---------------------------------------------------------------------------------

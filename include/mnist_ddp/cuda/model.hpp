@@ -35,6 +35,7 @@
 #include "mnist_ddp/cuda/raii.hpp"
 #include "mnist_ddp/nn/layer.hpp"
 #include "mnist_ddp/nn/model.hpp"
+#include "mnist_ddp/nn/model_layout.hpp"
 #include "mnist_ddp/nn/spec.hpp"
 
 namespace mnist_ddp::cuda {
@@ -45,9 +46,10 @@ class CudaModel {
   CudaModel(const CudaModel&) = delete;
   CudaModel& operator=(const CudaModel&) = delete;
 
-  const std::vector<LayerSpec>& specs() const { return specs_; }
-  Shape3 input_shape() const { return input_; }
-  int num_outputs() const { return static_cast<int>(layers_.back()->output_shape().size()); }
+  const ModelLayout& layout() const { return layout_; }
+  const std::vector<LayerSpec>& specs() const { return layout_.specs(); }
+  Shape3 input_shape() const { return layout_.input(); }
+  int num_outputs() const { return static_cast<int>(layout_.output().size()); }
   int max_batch() const { return max_batch_; }
   CudaContext& context() const { return ctx_; }
   std::vector<std::unique_ptr<CudaLayer>>& layers() { return layers_; }
@@ -61,7 +63,7 @@ class CudaModel {
   std::size_t param_count() const { return params_.size(); }
   std::size_t state_count() const { return state_.size(); }
   // Offset of layer i's parameters in params()/grads().
-  std::size_t param_offset(std::size_t i) const { return offsets_[i]; }
+  std::size_t param_offset(std::size_t i) const { return layout_[i].param_offset; }
 
   // Weights and BatchNorm state, host <-> device (synchronous: set-up and saving
   // only). The host model must have the same specs and input shape.
@@ -79,13 +81,11 @@ class CudaModel {
   std::string describe() const;
 
  private:
-  std::vector<LayerSpec> specs_;
-  Shape3 input_;
+  ModelLayout layout_;
   int max_batch_;
   CudaContext& ctx_;
   std::vector<std::unique_ptr<CudaLayer>> layers_;
   DeviceBuffer<float> params_, grads_, state_;
-  std::vector<std::size_t> offsets_;
   std::vector<DeviceBuffer<float>> acts_;   // acts_[i]: output of layer i, (max_batch, out_i)
   DeviceBuffer<float> grad_a_, grad_b_;     // ping-pong gradient buffers, (max_batch, widest)
   const float* last_input_ = nullptr;

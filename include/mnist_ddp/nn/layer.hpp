@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "mnist_ddp/nn/model_layout.hpp"
 #include "mnist_ddp/nn/spec.hpp"
 
 namespace mnist_ddp {
@@ -33,6 +34,11 @@ struct ForwardContext {
   // the layer's own for this pass (< 0: the layer's, debiased by `step`).
   bool dropout = true;
   float bn_momentum = -1.0f;
+
+  // The BatchNorm moving-average momentum of this pass for a layer whose own is `layer_momentum`.
+  float moving_momentum(float layer_momentum) const {
+    return bn_momentum >= 0.0f ? bn_momentum : static_cast<float>(debiased_momentum(layer_momentum, step));
+  }
 };
 
 // A named weight tensor of a layer, in Keras order and shape.
@@ -43,20 +49,27 @@ struct WeightView {
   bool trainable;
 };
 
+// The activation a layer applies itself: the softmax of the last layer is fused
+// into the loss, so that layer outputs logits.
+inline Activation layer_activation(const LayerSpec& spec) {
+  return spec.activation == Activation::kSoftmax ? Activation::kLinear : spec.activation;
+}
+
 class Layer {
  public:
-  Layer(std::string name, Shape3 in, Shape3 out) : name_(std::move(name)), in_(in), out_(out) {}
+  // Name, shapes and buffer slice sizes come from the model's layout (model_layout.hpp).
+  explicit Layer(const LayerLayout& layout) : layout_(layout) {}
   virtual ~Layer() = default;
   Layer(const Layer&) = delete;
   Layer& operator=(const Layer&) = delete;
 
-  const std::string& name() const { return name_; }
-  Shape3 input_shape() const { return in_; }
-  Shape3 output_shape() const { return out_; }
+  const std::string& name() const { return layout_.name; }
+  Shape3 input_shape() const { return layout_.input; }
+  Shape3 output_shape() const { return layout_.output; }
   virtual LayerKind kind() const = 0;
 
-  virtual std::size_t param_count() const { return 0; }
-  virtual std::size_t state_count() const { return 0; }
+  std::size_t param_count() const { return layout_.param_count; }
+  std::size_t state_count() const { return layout_.state_count; }
   // Points the layer at its slices of the flat buffers.
   virtual void bind(float* /*params*/, float* /*grads*/, float* /*state*/) {}
   // Keras initial values (Glorot-uniform kernels from (seed, layer_index), zero biases,
@@ -73,12 +86,12 @@ class Layer {
   virtual void backward(const float* x, const float* y, float* dy, float* dx, int n) = 0;
 
  private:
-  std::string name_;
-  Shape3 in_, out_;
+  LayerLayout layout_;
 };
 
-// Builds the CPU layer for a spec. `index` counts layers of the same kind for the
-// Keras name ("conv2d", "conv2d_1", ...).
+// Builds the CPU layer of a model's layout entry, or of a spec applied to `in`
+// (a layer on its own: `layer_index` seeds its random streams).
+std::unique_ptr<Layer> make_cpu_layer(const LayerLayout& layout);
 std::unique_ptr<Layer> make_cpu_layer(const LayerSpec& spec, Shape3 in, const std::string& name,
                                       std::uint32_t layer_index);
 

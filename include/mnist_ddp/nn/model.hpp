@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "mnist_ddp/nn/layer.hpp"
+#include "mnist_ddp/nn/model_layout.hpp"
 #include "mnist_ddp/nn/spec.hpp"
 
 namespace mnist_ddp {
@@ -18,9 +19,10 @@ class Model {
  public:
   Model(std::vector<LayerSpec> specs, Shape3 input, int max_batch);
 
-  const std::vector<LayerSpec>& specs() const { return specs_; }
-  Shape3 input_shape() const { return input_; }
-  int num_outputs() const { return static_cast<int>(layers_.back()->output_shape().size()); }
+  const ModelLayout& layout() const { return layout_; }
+  const std::vector<LayerSpec>& specs() const { return layout_.specs(); }
+  Shape3 input_shape() const { return layout_.input(); }
+  int num_outputs() const { return static_cast<int>(layout_.output().size()); }
   int max_batch() const { return max_batch_; }
   std::vector<std::unique_ptr<Layer>>& layers() { return layers_; }
 
@@ -41,15 +43,13 @@ class Model {
   // (layers run last to first), so their reduction can start during the rest.
   void backward(const float* dlogits, int n, const std::function<void(std::size_t)>& on_layer_done = {});
   // Offset of layer i's parameters in params()/grads().
-  std::size_t param_offset(std::size_t i) const { return offsets_[i]; }
+  std::size_t param_offset(std::size_t i) const { return layout_[i].param_offset; }
 
  private:
-  std::vector<LayerSpec> specs_;
-  Shape3 input_;
+  ModelLayout layout_;
   int max_batch_;
   std::vector<std::unique_ptr<Layer>> layers_;
   std::vector<float> params_, grads_, state_;
-  std::vector<std::size_t> offsets_;       // offsets_[i]: first parameter of layer i
   std::vector<std::vector<float>> acts_;   // acts_[i]: output of layer i
   std::vector<float> grad_a_, grad_b_;     // ping-pong gradient buffers
   const float* last_input_ = nullptr;

@@ -28,6 +28,10 @@ struct OptimizerHyper {
   double epsilon = 1e-7;
 };
 
+// Slot values per parameter (what a checkpoint stores): Adam keeps two moments,
+// RMSprop and SGD with momentum one.
+inline std::size_t optimizer_slots_per_parameter(OptimizerKind kind) { return kind == OptimizerKind::kAdam ? 2 : 1; }
+
 class Optimizer {
  public:
   Optimizer(const OptimizerHyper& hyper, std::size_t count);

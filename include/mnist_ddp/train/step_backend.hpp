@@ -1,5 +1,5 @@
 // step_backend.hpp — where the arithmetic of training runs: the seam between the
-// trainer's loop and a backend (CPU: cpu_step_backend.hpp; CUDA:
+// trainer's loop and a backend (CPU: cpu/cpu_step_backend.hpp; CUDA:
 // cuda/cuda_step_backend.hpp).
 //
 // The Trainer keeps everything that is the same for every backend: sampling,
@@ -21,6 +21,7 @@
 // steps since the previous call.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
@@ -32,6 +33,15 @@
 #include "mnist_ddp/train/metrics.hpp"
 
 namespace mnist_ddp {
+
+// What a backend needs to know of the run's configuration (cli/step_settings.hpp
+// derives it from the command line).
+struct StepSettings {
+  std::uint64_t seed = 42;        // augmentation transforms of (seed, epoch, sample)
+  int max_batch = 0;              // the largest batch loaded: max(training, evaluation)
+  std::size_t bucket_bytes = 0;   // gradient buckets (--bucket-kb); 0: one reduction after backward
+  double comm_timeout = 60;       // seconds a GPU backend waits for its peers (--comm-timeout)
+};
 
 class StepBackend {
  public:

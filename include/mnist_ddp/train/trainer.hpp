@@ -113,10 +113,9 @@ struct TrainResult {
 class Trainer {
  public:
   // The model must have been built with max_batch >= max(batch_size, eval_batch_size).
-  // The arithmetic runs on `backend` (train/step_backend.hpp; e.g. the GPU's,
-  // which must outlive the trainer), or on a CpuStepBackend of the trainer's own
-  // when it is null. `model` stays the host copy of the weights either way.
-  Trainer(const Config& config, Communicator& comm, Model& model, std::ostream& log, StepBackend* backend = nullptr);
+  // The arithmetic runs on `backend` (train/step_backend.hpp: the CPU's or the
+  // GPU's, which must outlive the trainer). `model` stays the host copy of the weights.
+  Trainer(const Config& config, Communicator& comm, Model& model, std::ostream& log, StepBackend& backend);
 
   // Called on every rank after each epoch with the state to checkpoint.
   using EpochHook = std::function<void(const TrainingState&)>;
@@ -153,7 +152,6 @@ class Trainer {
   Model& model_;
   std::ostream& log_;
   Optimizer optimizer_;
-  std::unique_ptr<StepBackend> own_backend_;  // the CPU backend, when none was given
   StepBackend& backend_;
   TrainTimes times_;
   EpochCallbacks callbacks_;

@@ -1,23 +1,26 @@
-// cpu_step_backend.hpp — the training step on the CPU: the host Model itself,
-// OpenMP batch assembly, the softmax cross-entropy of nn/loss.hpp, gradient
-// buckets over the host communicator (train/gradient_buckets.hpp) and the CPU
+// cpu_step_backend.hpp — the training step on the CPU (train/step_backend.hpp;
+// its sibling is cuda/cuda_step_backend.hpp): the host Model itself, OpenMP
+// batch assembly, the softmax cross-entropy of nn/loss.hpp, the gradient
+// reducer (train/gradient_reducer.hpp) over the host communicator and the CPU
 // Optimizer. Every step is a sync point: the sums are plain host values.
 #pragma once
 
 #include <functional>
 #include <vector>
 
-#include "mnist_ddp/cli/config.hpp"
+#include <memory>
+
 #include "mnist_ddp/dist/communicator.hpp"
-#include "mnist_ddp/train/gradient_buckets.hpp"
+#include "mnist_ddp/dist/host_gradient_transport.hpp"
+#include "mnist_ddp/train/gradient_reducer.hpp"
 #include "mnist_ddp/train/step_backend.hpp"
 
 namespace mnist_ddp {
 
 class CpuStepBackend final : public StepBackend {
  public:
-  // The model must hold batches of max(batch_size, eval_batch_size).
-  CpuStepBackend(const Config& config, Communicator& comm, Model& model);
+  // The model must hold batches of settings.max_batch.
+  CpuStepBackend(const StepSettings& settings, Communicator& comm, Model& model);
 
   const char* name() const override { return "cpu"; }
   void upload(const Model& model, const Optimizer* optimizer) override;
@@ -36,9 +39,10 @@ class CpuStepBackend final : public StepBackend {
   double take_evaluation(ConfusionMatrix& confusion) override;
 
  private:
-  const Config& config_;
+  StepSettings settings_;
   Model& model_;
-  GradientBuckets buckets_;
+  std::unique_ptr<HostGradientTransport> transport_;  // null for one rank
+  GradientReducer reducer_;
   std::function<void(std::size_t)> on_layer_done_;
   std::vector<float> x_;               // (batch, 28, 28, 1)
   std::vector<std::uint8_t> y_;        // (batch)

@@ -1,5 +1,5 @@
 // cpu_step_backend.cpp — the CPU training step around the host Model.
-#include "mnist_ddp/train/cpu_step_backend.hpp"
+#include "mnist_ddp/cpu/cpu_step_backend.hpp"
 
 #include <algorithm>
 #include <cstring>
@@ -23,15 +23,18 @@ bool all_finite(const float* values, std::size_t count) {
   return bad == 0;
 }
 
-CpuStepBackend::CpuStepBackend(const Config& config, Communicator& comm, Model& model)
-    : config_(config), model_(model), buckets_(comm, model, static_cast<std::size_t>(config.bucket_kb) * 1024) {
-  const int batch = std::max(config.batch_size, config.eval_batch_size);
+CpuStepBackend::CpuStepBackend(const StepSettings& settings, Communicator& comm, Model& model)
+    : settings_(settings),
+      model_(model),
+      transport_(comm.size() > 1 ? std::make_unique<HostGradientTransport>(comm) : nullptr),
+      reducer_(transport_.get(), model.layout(), model.grads().data(), settings.bucket_bytes) {
+  const int batch = settings.max_batch;
   MNIST_ASSERT(batch <= model.max_batch(), "model built for batches of " << model.max_batch());
   x_.resize(static_cast<std::size_t>(batch) * model.input_shape().size());
   y_.resize(batch);
   predictions_.resize(batch);
   dlogits_.resize(static_cast<std::size_t>(batch) * model.num_outputs());
-  if (buckets_.overlapped()) on_layer_done_ = [this](std::size_t layer) { buckets_.on_layer_done(layer); };
+  on_layer_done_ = reducer_.layer_callback();
 }
 
 // The backend computes on the trainer's Model and Optimizer themselves.
@@ -53,7 +56,7 @@ void CpuStepBackend::load_batch(const MnistSet& set, const std::vector<std::int6
     const std::uint8_t* src = set.images.data() + static_cast<std::size_t>(ids[i]) * image;
     float* dst = x_.data() + static_cast<std::size_t>(i) * image;
     if (augment) {
-      const Affine t = sample_affine(config_.seed, epoch, static_cast<std::uint64_t>(ids[i]), ranges, set.rows, set.cols);
+      const Affine t = sample_affine(settings_.seed, epoch, static_cast<std::uint64_t>(ids[i]), ranges, set.rows, set.cols);
       augment_image(src, set.rows, set.cols, t, dst);
     } else {
       normalize_pixels(src, dst, image);
@@ -71,7 +74,7 @@ void CpuStepBackend::forward_backward(int n, const ForwardContext& ctx) {
   model_.backward(dlogits_.data(), n, on_layer_done_);
 }
 
-void CpuStepBackend::reduce_gradients() { buckets_.finish(); }
+void CpuStepBackend::reduce_gradients() { reducer_.finish(); }
 
 void CpuStepBackend::optimizer_step(Optimizer& optimizer, double lr) {
   optimizer.step(model_.params().data(), model_.grads().data(), lr);
