@@ -17,9 +17,11 @@
 #include <string>
 #include <vector>
 
+#include "mnist_ddp/cli/checkpoint_settings.hpp"
 #include "mnist_ddp/cli/config.hpp"
 #include "mnist_ddp/core/check.hpp"
 #include "mnist_ddp/io/checkpoint.hpp"
+#include "mnist_ddp/io/checkpoint_store.hpp"
 #include "mnist_ddp/nn/model.hpp"
 #include "mnist_ddp/nn/optimizer.hpp"
 #include "mnist_ddp/nn/spec.hpp"
@@ -81,12 +83,12 @@ TEST_F(CheckpointFiles, MidEpochStateRoundTripsExactly) {
   Model model(seed_cnn(), kMnistInput, 8);
   model.initialize(7);
   const TrainingState saved = mid_epoch_state(model, config, 0.5f);
-  save_checkpoint(path("ck.h5"), model, saved, config, 2);
+  CheckpointStore(path("ck.h5"), checkpoint_settings(config, 2)).save(model, saved);
 
   Model other(seed_cnn(), kMnistInput, 8);
   other.initialize(8);
   std::ostringstream warnings;
-  const TrainingState s = load_checkpoint(path("ck.h5"), other, config, 2, warnings);
+  const TrainingState s = load_checkpoint(path("ck.h5"), other, checkpoint_settings(config, 2), warnings);
   EXPECT_EQ(warnings.str(), "");
   EXPECT_EQ(other.params(), model.params());
   EXPECT_EQ(other.state(), model.state());
@@ -118,9 +120,9 @@ TEST_F(CheckpointFiles, EpochBoundaryStateHasNoPosition) {
   saved.epoch_loss_sum = 0;
   saved.epoch_correct = saved.epoch_seen = 0;
   saved.rank_states.clear();
-  save_checkpoint(path("ck.h5"), model, saved, config, 1);
+  CheckpointStore(path("ck.h5"), checkpoint_settings(config, 1)).save(model, saved);
   std::ostringstream warnings;
-  const TrainingState s = load_checkpoint(path("ck.h5"), model, config, 1, warnings);
+  const TrainingState s = load_checkpoint(path("ck.h5"), model, checkpoint_settings(config, 1), warnings);
   EXPECT_EQ(s.epoch_steps_done, 0);
   EXPECT_TRUE(s.rank_states.empty());
 }
@@ -131,15 +133,15 @@ TEST_F(CheckpointFiles, EachWriteKeepsThePreviousAsPrevAndNoTemporaries) {
   model.initialize(7);
   TrainingState first = mid_epoch_state(model, config, 0.5f);
   first.epoch_steps_done = 5;
-  save_checkpoint(path("ck.h5"), model, first, config, 2);
+  CheckpointStore(path("ck.h5"), checkpoint_settings(config, 2)).save(model, first);
   EXPECT_FALSE(fs::exists(path("ck.h5.prev")));  // nothing before the first
   TrainingState second = first;
   second.epoch_steps_done = 6;
-  save_checkpoint(path("ck.h5"), model, second, config, 2);
+  CheckpointStore(path("ck.h5"), checkpoint_settings(config, 2)).save(model, second);
   EXPECT_EQ(previous_checkpoint_path(path("ck.h5")), path("ck.h5.prev"));
   std::ostringstream w;
-  EXPECT_EQ(load_checkpoint(path("ck.h5"), model, config, 2, w).epoch_steps_done, 6);
-  EXPECT_EQ(load_checkpoint(path("ck.h5.prev"), model, config, 2, w).epoch_steps_done, 5);
+  EXPECT_EQ(load_checkpoint(path("ck.h5"), model, checkpoint_settings(config, 2), w).epoch_steps_done, 6);
+  EXPECT_EQ(load_checkpoint(path("ck.h5.prev"), model, checkpoint_settings(config, 2), w).epoch_steps_done, 5);
   std::vector<std::string> names;
   for (const auto& e : fs::directory_iterator(dir_)) names.push_back(e.path().filename().string());
   std::sort(names.begin(), names.end());
@@ -154,16 +156,16 @@ TEST_F(CheckpointFiles, ResumeAutoTakesTheNewestValidCheckpoint) {
   a.epoch_steps_done = 5;
   b.epoch_steps_done = 6;
   const std::vector<float> weights_a = model.params();
-  save_checkpoint(path("ck.h5"), model, a, config, 2);
+  CheckpointStore(path("ck.h5"), checkpoint_settings(config, 2)).save(model, a);
   model.params()[0] += 1.0f;
   const std::vector<float> weights_b = model.params();
-  save_checkpoint(path("ck.h5"), model, b, config, 2);
+  CheckpointStore(path("ck.h5"), checkpoint_settings(config, 2)).save(model, b);
 
   // Both valid: the newest.
   Model m(seed_cnn(), kMnistInput, 8);
   m.initialize(9);
   std::ostringstream notes;
-  ResumePoint r = load_newest_checkpoint(path("ck.h5"), m, config, 2, notes);
+  ResumePoint r = CheckpointStore(path("ck.h5"), checkpoint_settings(config, 2)).load_newest(m, notes);
   EXPECT_EQ(r.path, path("ck.h5"));
   EXPECT_EQ(r.state.epoch_steps_done, 6);
   EXPECT_EQ(m.params(), weights_b);
@@ -171,7 +173,7 @@ TEST_F(CheckpointFiles, ResumeAutoTakesTheNewestValidCheckpoint) {
   // The newest cut short (a copy interrupted, a full disk): .prev, saying so.
   fs::resize_file(path("ck.h5"), 4000);
   std::ostringstream notes2;
-  r = load_newest_checkpoint(path("ck.h5"), m, config, 2, notes2);
+  r = CheckpointStore(path("ck.h5"), checkpoint_settings(config, 2)).load_newest(m, notes2);
   EXPECT_EQ(r.path, path("ck.h5.prev"));
   EXPECT_EQ(r.state.epoch_steps_done, 5);
   EXPECT_EQ(m.params(), weights_a);
@@ -182,14 +184,14 @@ TEST_F(CheckpointFiles, ResumeAutoTakesTheNewestValidCheckpoint) {
   // The newest missing (a crash between the two renames): .prev.
   fs::remove(path("ck.h5"));
   std::ostringstream notes3;
-  EXPECT_EQ(load_newest_checkpoint(path("ck.h5"), m, config, 2, notes3).path, path("ck.h5.prev"));
+  EXPECT_EQ(CheckpointStore(path("ck.h5"), checkpoint_settings(config, 2)).load_newest(m, notes3).path, path("ck.h5.prev"));
 
   // Only corrupt files: refused, naming both, rather than starting over them.
   { std::ofstream(path("ck.h5")) << "not a checkpoint"; }
   fs::resize_file(path("ck.h5.prev"), 100);
   std::ostringstream notes4;
   try {
-    load_newest_checkpoint(path("ck.h5"), m, config, 2, notes4);
+    CheckpointStore(path("ck.h5"), checkpoint_settings(config, 2)).load_newest(m, notes4);
     ADD_FAILURE() << "corrupt checkpoints were accepted";
   } catch (const InputError& e) {
     const std::string what = e.what();
@@ -204,7 +206,7 @@ TEST_F(CheckpointFiles, ResumeAutoWithoutCheckpointsStartsFromScratch) {
   model.initialize(7);
   const std::vector<float> before = model.params();
   std::ostringstream notes;
-  const ResumePoint r = load_newest_checkpoint(path("none.h5"), model, config, 1, notes);
+  const ResumePoint r = CheckpointStore(path("none.h5"), checkpoint_settings(config, 1)).load_newest(model, notes);
   EXPECT_TRUE(r.path.empty());
   EXPECT_EQ(model.params(), before);
   EXPECT_NE(notes.str().find("starting from scratch"), std::string::npos) << notes.str();
