@@ -272,6 +272,71 @@ void read_contents(const Reader& r, Model& model, LoadedModelFile& result) {
   for (auto& s : staged) std::copy(s.values.begin(), s.values.end(), s.target);
 }
 
+// The keys of one layer's Keras config beyond name, trainable and dtype, as
+// tf.keras 2.x's get_config gives them. `rank`: of the tensor entering the
+// layer, batch axis included (BatchNormalization's axis); updated for the next.
+void add_layer_keys(nlohmann::json& config, const LayerSpec& spec, int& rank) {
+  using nlohmann::json;
+  const json glorot = {{"class_name", "GlorotUniform"}, {"config", {{"seed", nullptr}}}};
+  const json zeros = {{"class_name", "Zeros"}, {"config", json::object()}};
+  const json ones = {{"class_name", "Ones"}, {"config", json::object()}};
+  // The keys Conv2D and Dense share: activation, bias, initialisers, no regularisers.
+  const json kernel_layer_keys = {{"activation", to_string(spec.activation)},
+                                  {"use_bias", true},
+                                  {"kernel_initializer", glorot},
+                                  {"bias_initializer", zeros},
+                                  {"kernel_regularizer", nullptr},
+                                  {"bias_regularizer", nullptr},
+                                  {"activity_regularizer", nullptr},
+                                  {"kernel_constraint", nullptr},
+                                  {"bias_constraint", nullptr}};
+  switch (spec.kind) {
+    case LayerKind::kConv2D:
+      config.update({{"filters", spec.units},
+                     {"kernel_size", {spec.kernel, spec.kernel}},
+                     {"strides", {1, 1}},
+                     {"padding", "same"},
+                     {"data_format", "channels_last"},
+                     {"dilation_rate", {1, 1}},
+                     {"groups", 1}});
+      config.update(kernel_layer_keys);
+      break;
+    case LayerKind::kBatchNorm:
+      config.update({{"axis", json::array({rank - 1})},
+                     {"momentum", spec.momentum},
+                     {"epsilon", spec.epsilon},
+                     {"center", true},
+                     {"scale", true},
+                     {"beta_initializer", zeros},
+                     {"gamma_initializer", ones},
+                     {"moving_mean_initializer", zeros},
+                     {"moving_variance_initializer", ones},
+                     {"beta_regularizer", nullptr},
+                     {"gamma_regularizer", nullptr},
+                     {"beta_constraint", nullptr},
+                     {"gamma_constraint", nullptr}});
+      break;
+    case LayerKind::kMaxPool:
+      config.update({{"pool_size", {spec.kernel, spec.kernel}},
+                     {"padding", "valid"},
+                     {"strides", {spec.kernel, spec.kernel}},
+                     {"data_format", "channels_last"}});
+      break;
+    case LayerKind::kDropout:
+      config.update({{"rate", spec.rate}, {"noise_shape", nullptr}, {"seed", nullptr}});
+      break;
+    case LayerKind::kFlatten:
+      config["data_format"] = "channels_last";
+      rank = 2;
+      break;
+    case LayerKind::kDense:
+      config["units"] = spec.units;
+      config.update(kernel_layer_keys);
+      rank = 2;
+      break;
+  }
+}
+
 }  // namespace
 
 nlohmann::json keras_model_config(Model& model) {
@@ -289,70 +354,13 @@ nlohmann::json keras_model_config(Model& model) {
                       {"sparse", false},
                       {"ragged", false},
                       {"name", first + "_input"}}}});
-  const json glorot = {{"class_name", "GlorotUniform"}, {"config", {{"seed", nullptr}}}};
-  const json zeros = {{"class_name", "Zeros"}, {"config", json::object()}};
-  const json ones = {{"class_name", "Ones"}, {"config", json::object()}};
   const auto& specs = model.specs();
-  int rank = 4;  // of the tensor entering the layer, batch axis included: BatchNormalization's axis
+  int rank = 4;  // of the tensor entering the first layer, batch axis included
   for (std::size_t i = 0; i < specs.size(); ++i) {
     const LayerSpec& spec = specs[i];
     json config = {{"name", model.layers()[i]->name()}, {"trainable", true}, {"dtype", "float32"}};
     if (i == 0) config["batch_input_shape"] = batch_input_shape;
-    // The keys Conv2D and Dense share: activation, bias, initialisers, no regularisers.
-    const json kernel_layer_keys = {{"activation", to_string(spec.activation)},
-                                    {"use_bias", true},
-                                    {"kernel_initializer", glorot},
-                                    {"bias_initializer", zeros},
-                                    {"kernel_regularizer", nullptr},
-                                    {"bias_regularizer", nullptr},
-                                    {"activity_regularizer", nullptr},
-                                    {"kernel_constraint", nullptr},
-                                    {"bias_constraint", nullptr}};
-    switch (spec.kind) {
-      case LayerKind::kConv2D:
-        config.update({{"filters", spec.units},
-                       {"kernel_size", {spec.kernel, spec.kernel}},
-                       {"strides", {1, 1}},
-                       {"padding", "same"},
-                       {"data_format", "channels_last"},
-                       {"dilation_rate", {1, 1}},
-                       {"groups", 1}});
-        config.update(kernel_layer_keys);
-        break;
-      case LayerKind::kBatchNorm:
-        config.update({{"axis", json::array({rank - 1})},
-                       {"momentum", spec.momentum},
-                       {"epsilon", spec.epsilon},
-                       {"center", true},
-                       {"scale", true},
-                       {"beta_initializer", zeros},
-                       {"gamma_initializer", ones},
-                       {"moving_mean_initializer", zeros},
-                       {"moving_variance_initializer", ones},
-                       {"beta_regularizer", nullptr},
-                       {"gamma_regularizer", nullptr},
-                       {"beta_constraint", nullptr},
-                       {"gamma_constraint", nullptr}});
-        break;
-      case LayerKind::kMaxPool:
-        config.update({{"pool_size", {spec.kernel, spec.kernel}},
-                       {"padding", "valid"},
-                       {"strides", {spec.kernel, spec.kernel}},
-                       {"data_format", "channels_last"}});
-        break;
-      case LayerKind::kDropout:
-        config.update({{"rate", spec.rate}, {"noise_shape", nullptr}, {"seed", nullptr}});
-        break;
-      case LayerKind::kFlatten:
-        config["data_format"] = "channels_last";
-        rank = 2;
-        break;
-      case LayerKind::kDense:
-        config["units"] = spec.units;
-        config.update(kernel_layer_keys);
-        rank = 2;
-        break;
-    }
+    add_layer_keys(config, spec, rank);
     layers.push_back({{"class_name", keras_class_name(spec.kind)}, {"config", std::move(config)}});
   }
   return {{"class_name", "Sequential"}, {"config", {{"name", "sequential"}, {"layers", std::move(layers)}}}};

@@ -12,12 +12,7 @@ bin=$1
 data=$2
 python=${3:-python3}
 fixtures=$(cd "$(dirname "${BASH_SOURCE[0]}")/../fixtures/v0" && pwd)
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-ko() { fail=$((fail + 1)); echo "FAIL: $*"; }
+. "$(dirname "${BASH_SOURCE[0]}")/tally.sh"
 
 # A value of a JSON file: json_value FILE EXPR (EXPR in Python over `r`).
 json_value() { "$python" -c 'import json, sys; r = json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"; }
@@ -59,5 +54,4 @@ else
   ko "the resumed run's history is not the checkpoint's epoch 1 and a new epoch 2"
 fi
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+tally

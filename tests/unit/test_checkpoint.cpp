@@ -1,4 +1,5 @@
-// test_checkpoint.cpp — checkpoints (src/io/checkpoint.cpp) and `--resume auto`.
+// test_checkpoint.cpp — checkpoints (src/io/checkpoint.cpp), the checkpoint
+// store (src/io/checkpoint_store.cpp) and `--resume auto`.
 //
 // CheckpointRoundTrip: every field of a TrainingState stopped inside an epoch
 // (position, partial sums, per-rank BatchNorm statistics, callbacks, history,
@@ -7,10 +8,12 @@
 // temporary files. ResumeAuto: the newest valid checkpoint is taken, a corrupt
 // newest one falls back to .prev with a note, none at all means "from scratch",
 // and only corrupt ones are an InputError; --resume auto needs --checkpoint.
+// Resume: the chosen state is handed over once and the log names its file.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -20,6 +23,7 @@
 #include "mnist_ddp/cli/checkpoint_settings.hpp"
 #include "mnist_ddp/cli/config.hpp"
 #include "mnist_ddp/core/check.hpp"
+#include "mnist_ddp/dist/communicator.hpp"
 #include "mnist_ddp/io/checkpoint.hpp"
 #include "mnist_ddp/io/checkpoint_store.hpp"
 #include "mnist_ddp/nn/model.hpp"
@@ -210,6 +214,39 @@ TEST_F(CheckpointFiles, ResumeAutoWithoutCheckpointsStartsFromScratch) {
   EXPECT_TRUE(r.path.empty());
   EXPECT_EQ(model.params(), before);
   EXPECT_NE(notes.str().find("starting from scratch"), std::string::npos) << notes.str();
+}
+
+// CheckpointStore::resume, what `--resume` does on every rank: the file it
+// picks is loaded and handed over once, and the log says which.
+TEST_F(CheckpointFiles, ResumeHandsTheChosenStateOverAndSaysWhich) {
+  Config config;
+  Model model(seed_cnn(), kMnistInput, 8);
+  model.initialize(7);
+  TrainingState a = mid_epoch_state(model, config, 0.5f), b = a;
+  a.epoch_steps_done = 5;
+  b.epoch_steps_done = 6;
+  CheckpointStore store(path("ck.h5"), checkpoint_settings(config, 1));
+  SingleProcessCommunicator comm;
+  std::vector<std::int64_t> restored;
+  const auto restore = [&](const TrainingState& s) { restored.push_back(s.epoch_steps_done); };
+
+  std::ostringstream none;
+  store.resume("auto", comm, model, restore, none);
+  EXPECT_TRUE(restored.empty());
+  EXPECT_NE(none.str().find("starting from scratch"), std::string::npos) << none.str();
+  EXPECT_EQ(none.str().find("Resumed from"), std::string::npos) << none.str();
+
+  store.save(model, a);
+  store.save(model, b);
+  std::ostringstream newest;
+  store.resume("auto", comm, model, restore, newest);
+  EXPECT_EQ(restored, (std::vector<std::int64_t>{6}));
+  EXPECT_NE(newest.str().find("Resumed from " + path("ck.h5") + "\n"), std::string::npos) << newest.str();
+
+  std::ostringstream named;
+  store.resume(path("ck.h5.prev"), comm, model, restore, named);
+  EXPECT_EQ(restored, (std::vector<std::int64_t>{6, 5}));
+  EXPECT_NE(named.str().find("Resumed from " + path("ck.h5.prev")), std::string::npos) << named.str();
 }
 
 TEST(ResumeAutoOption, NeedsCheckpointAndCommTimeoutIsChecked) {
