@@ -222,9 +222,6 @@ TEST_F(CheckpointFiles, ResumeHandsTheChosenStateOverAndSaysWhich) {
   Config config;
   Model model(seed_cnn(), kMnistInput, 8);
   model.initialize(7);
-  TrainingState a = mid_epoch_state(model, config, 0.5f), b = a;
-  a.epoch_steps_done = 5;
-  b.epoch_steps_done = 6;
   CheckpointStore store(path("ck.h5"), checkpoint_settings(config, 1));
   SingleProcessCommunicator comm;
   std::vector<std::int64_t> restored;
@@ -236,8 +233,11 @@ TEST_F(CheckpointFiles, ResumeHandsTheChosenStateOverAndSaysWhich) {
   EXPECT_NE(none.str().find("starting from scratch"), std::string::npos) << none.str();
   EXPECT_EQ(none.str().find("Resumed from"), std::string::npos) << none.str();
 
-  store.save(model, a);
-  store.save(model, b);
+  for (const std::int64_t steps : {5, 6}) {  // .prev after 5 steps, the newest after 6
+    TrainingState s = mid_epoch_state(model, config, 0.5f);
+    s.epoch_steps_done = steps;
+    store.save(model, s);
+  }
   std::ostringstream newest;
   store.resume("auto", comm, model, restore, newest);
   EXPECT_EQ(restored, (std::vector<std::int64_t>{6}));
