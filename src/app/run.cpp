@@ -24,6 +24,7 @@
 #include <sstream>
 #include <thread>
 
+#include "mnist_ddp/cli/checkpoint_settings.hpp"
 #include "mnist_ddp/cli/config.hpp"
 #include "mnist_ddp/core/check.hpp"
 #include "mnist_ddp/core/signals.hpp"
@@ -32,6 +33,7 @@
 #include "mnist_ddp/data/idx.hpp"
 #include "mnist_ddp/dist/mpi_communicator.hpp"
 #include "mnist_ddp/io/checkpoint.hpp"
+#include "mnist_ddp/io/checkpoint_store.hpp"
 #include "mnist_ddp/io/keras_h5.hpp"
 #include "mnist_ddp/io/report.hpp"
 #include "mnist_ddp/nn/model.hpp"
@@ -82,38 +84,6 @@ void describe_data(std::ostream& out, const Mnist& data, const TrainValSplit& sp
 
 
 
-// Loads the checkpoint named by --resume into `model` and `trainer` on every
-// rank. With --resume auto, rank 0 picks the newest valid checkpoint (or none)
-// and every rank loads that one, so that all ranks agree even if they would see
-// the files differently.
-void resume_training(const Config& config, Communicator& comm, Model& model, Trainer& trainer, std::ostream& log) {
-  const bool root = comm.is_root();
-  std::ostringstream notes;
-  std::string path = config.resume;
-  if (config.resume == "auto") {
-    std::int32_t choice = -1;  // -1: none, 0: --checkpoint, 1: its .prev
-    if (root) {
-      ResumePoint r = load_newest_checkpoint(config.checkpoint, model, config, comm.size(), notes);
-      if (!r.path.empty()) {
-        choice = r.path == config.checkpoint ? 0 : 1;
-        trainer.restore(r.state);
-      }
-    }
-    comm.broadcast(&choice, sizeof choice, 0);
-    if (root) log << notes.str();
-    if (choice < 0) return;
-    path = choice == 0 ? config.checkpoint : previous_checkpoint_path(config.checkpoint);
-    if (!root) {
-      std::ostringstream ignored;  // rank 0 printed the warnings
-      trainer.restore(load_checkpoint(path, model, config, comm.size(), ignored));
-    }
-  } else {
-    trainer.restore(load_checkpoint(path, model, config, comm.size(), notes));
-    if (root) log << notes.str();
-  }
-  if (root) log << "Resumed from " << path << '\n';
-}
-
 int train_command(const Config& config, Communicator& comm) {
   const bool root = comm.is_root();
   std::ostream& log = std::cout;
@@ -156,7 +126,9 @@ int train_command(const Config& config, Communicator& comm) {
   const TrainingBackend backend = make_training_backend(device, config, comm, model);
   if (root && device.backend == Backend::kCuda) log << "GPU (rank 0): " << backend.description << '\n';
   Trainer trainer(config, comm, model, log, *backend.backend);
-  if (!config.resume.empty()) resume_training(config, comm, model, trainer, log);
+  CheckpointStore checkpoints(config.checkpoint, checkpoint_settings(config, comm.size()));
+  if (!config.resume.empty())
+    checkpoints.resume(config.resume, comm, model, [&](const TrainingState& s) { trainer.restore(s); }, log);
   trainer.broadcast_weights();  // identical start on every rank
 
   // Checkpoints at epoch ends: every checkpoint_every epochs and at the last.
@@ -165,7 +137,7 @@ int train_command(const Config& config, Communicator& comm) {
     checkpoint = [&](const TrainingState& state) {
       const bool last = state.stopped || state.epochs_done == config.epochs;
       if (root && (state.epochs_done % config.checkpoint_every == 0 || last)) {
-        save_checkpoint(config.checkpoint, model, state, config, comm.size());
+        checkpoints.save(model, state);
         log << "Checkpoint written to " << config.checkpoint << " (epoch " << state.epochs_done << ")\n";
       }
     };
@@ -195,7 +167,7 @@ int train_command(const Config& config, Communicator& comm) {
       if (config.checkpoint.empty()) {
         log << where.str() << ": no --checkpoint was given, nothing was saved\n";
       } else {
-        save_checkpoint(config.checkpoint, model, trainer.state(), config, comm.size());
+        checkpoints.save(model, trainer.state());
         log << where.str() << ": checkpoint written to " << config.checkpoint << "; resume with --resume auto\n";
       }
       log.flush();

@@ -32,7 +32,7 @@
 #include <vector>
 
 #include "mnist_ddp/core/check.hpp"
-#include "mnist_ddp/io/report.hpp"
+#include "mnist_ddp/io/atomic_file.hpp"
 
 namespace mnist_ddp {
 

@@ -7,13 +7,8 @@ set -u
 bin=$1
 data=$2
 python=${3:-/usr/bin/python3}
+. "$(dirname "${BASH_SOURCE[0]}")/tally.sh"
 h5_tools=$(cd "$(dirname "${BASH_SOURCE[0]}")/../python" && pwd)/h5_tools.py
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-ko() { fail=$((fail + 1)); echo "FAIL: $*"; }
 
 common=(--data-dir "$data" --train-limit 1200 --test-limit 200 --batch-size 32 --threads 1 --progress none
         --precise-bn 256)
@@ -44,5 +39,4 @@ expect_fail "missing.h5" --resume "$tmp/missing.h5"
 expect_fail "optimizer" --resume "$tmp/ck.h5" --optimizer sgd
 expect_fail "--resume auto: needs --checkpoint" --resume auto
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+tally

@@ -40,11 +40,13 @@
 #include <nlohmann/json.hpp>
 
 #include "fuzz/mutator.hpp"
+#include "mnist_ddp/cli/checkpoint_settings.hpp"
 #include "mnist_ddp/cli/config.hpp"
 #include "mnist_ddp/core/check.hpp"
 #include "mnist_ddp/data/idx.hpp"
 #include "mnist_ddp/dist/communicator.hpp"
 #include "mnist_ddp/io/checkpoint.hpp"
+#include "mnist_ddp/io/checkpoint_store.hpp"
 #include "mnist_ddp/io/keras_h5.hpp"
 #include "mnist_ddp/nn/model.hpp"
 #include "mnist_ddp/nn/spec.hpp"
@@ -705,7 +707,7 @@ struct CheckpointFixture {
   void load(const std::string& path) {
     Model target = make_model(tiny_cnn(), 11);
     std::ostringstream warnings;
-    const TrainingState s = load_checkpoint(path, target, config, 1, warnings);
+    const TrainingState s = load_checkpoint(path, target, checkpoint_settings(config, 1), warnings);
     expect_no_open_hdf5_objects();
     if (s.epochs_done < 0 || !std::isfinite(s.lr) || s.lr <= 0 || s.best_epoch < -1 ||
         s.best_epoch > s.epochs_done || s.optimizer_iterations < 0)
@@ -723,7 +725,7 @@ TEST(FuzzCheckpoint, FileBytes) {
   TempDir dir;
   CheckpointFixture fx;
   const std::string valid = dir.file("valid.h5"), path = dir.file("ck.h5");
-  save_checkpoint(valid, fx.model, fx.state(), fx.config, 1);
+  CheckpointStore(valid, checkpoint_settings(fx.config, 1)).save(fx.model, fx.state());
   ASSERT_NO_THROW(fx.load(valid));
   const Bytes bytes = read_bytes(valid);
   const MutationLayout layout = h5_layout(valid, fx.model, {"optimizer_slots", "best_params", "best_state"});
@@ -817,7 +819,7 @@ TEST(FuzzCheckpoint, TrainingStateFields) {
   TempDir dir;
   CheckpointFixture fx;
   const std::string valid = dir.file("valid.h5"), path = dir.file("ck.h5");
-  save_checkpoint(valid, fx.model, fx.state(), fx.config, 1);
+  CheckpointStore(valid, checkpoint_settings(fx.config, 1)).save(fx.model, fx.state());
   Model scratch = make_model(tiny_cnn(), 1);
   const nlohmann::json info = load_keras_h5(valid, scratch).info;
   const nlohmann::json flat = info.flatten();
@@ -874,7 +876,7 @@ TEST(CheckpointFields, WrongTypesAndRangesAreNamed) {
   TempDir dir;
   CheckpointFixture fx;
   const std::string valid = dir.file("valid.h5"), path = dir.file("ck.h5");
-  save_checkpoint(valid, fx.model, fx.state(), fx.config, 1);
+  CheckpointStore(valid, checkpoint_settings(fx.config, 1)).save(fx.model, fx.state());
   Model scratch = make_model(tiny_cnn(), 1);
   const nlohmann::json info = load_keras_h5(valid, scratch).info;
   const Bytes bytes = read_bytes(valid);

@@ -1,4 +1,5 @@
-// test_checkpoint.cpp — checkpoints (src/io/checkpoint.cpp) and `--resume auto`.
+// test_checkpoint.cpp — checkpoints (src/io/checkpoint.cpp), the checkpoint
+// store (src/io/checkpoint_store.cpp) and `--resume auto`.
 //
 // CheckpointRoundTrip: every field of a TrainingState stopped inside an epoch
 // (position, partial sums, per-rank BatchNorm statistics, callbacks, history,
@@ -7,19 +8,24 @@
 // temporary files. ResumeAuto: the newest valid checkpoint is taken, a corrupt
 // newest one falls back to .prev with a note, none at all means "from scratch",
 // and only corrupt ones are an InputError; --resume auto needs --checkpoint.
+// Resume: the chosen state is handed over once and the log names its file.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "mnist_ddp/cli/checkpoint_settings.hpp"
 #include "mnist_ddp/cli/config.hpp"
 #include "mnist_ddp/core/check.hpp"
+#include "mnist_ddp/dist/communicator.hpp"
 #include "mnist_ddp/io/checkpoint.hpp"
+#include "mnist_ddp/io/checkpoint_store.hpp"
 #include "mnist_ddp/nn/model.hpp"
 #include "mnist_ddp/nn/optimizer.hpp"
 #include "mnist_ddp/nn/spec.hpp"
@@ -77,12 +83,12 @@ TEST_F(CheckpointFiles, MidEpochStateRoundTripsExactly) {
   Model model(seed_cnn(), kMnistInput, 8);
   model.initialize(7);
   const TrainingState saved = mid_epoch_state(model, config, 0.5f);
-  save_checkpoint(path("ck.h5"), model, saved, config, 2);
+  CheckpointStore(path("ck.h5"), checkpoint_settings(config, 2)).save(model, saved);
 
   Model other(seed_cnn(), kMnistInput, 8);
   other.initialize(8);
   std::ostringstream warnings;
-  const TrainingState s = load_checkpoint(path("ck.h5"), other, config, 2, warnings);
+  const TrainingState s = load_checkpoint(path("ck.h5"), other, checkpoint_settings(config, 2), warnings);
   EXPECT_EQ(warnings.str(), "");
   EXPECT_EQ(other.params(), model.params());
   EXPECT_EQ(other.state(), model.state());
@@ -114,9 +120,9 @@ TEST_F(CheckpointFiles, EpochBoundaryStateHasNoPosition) {
   saved.epoch_loss_sum = 0;
   saved.epoch_correct = saved.epoch_seen = 0;
   saved.rank_states.clear();
-  save_checkpoint(path("ck.h5"), model, saved, config, 1);
+  CheckpointStore(path("ck.h5"), checkpoint_settings(config, 1)).save(model, saved);
   std::ostringstream warnings;
-  const TrainingState s = load_checkpoint(path("ck.h5"), model, config, 1, warnings);
+  const TrainingState s = load_checkpoint(path("ck.h5"), model, checkpoint_settings(config, 1), warnings);
   EXPECT_EQ(s.epoch_steps_done, 0);
   EXPECT_TRUE(s.rank_states.empty());
 }
@@ -127,15 +133,15 @@ TEST_F(CheckpointFiles, EachWriteKeepsThePreviousAsPrevAndNoTemporaries) {
   model.initialize(7);
   TrainingState first = mid_epoch_state(model, config, 0.5f);
   first.epoch_steps_done = 5;
-  save_checkpoint(path("ck.h5"), model, first, config, 2);
+  CheckpointStore(path("ck.h5"), checkpoint_settings(config, 2)).save(model, first);
   EXPECT_FALSE(fs::exists(path("ck.h5.prev")));  // nothing before the first
   TrainingState second = first;
   second.epoch_steps_done = 6;
-  save_checkpoint(path("ck.h5"), model, second, config, 2);
+  CheckpointStore(path("ck.h5"), checkpoint_settings(config, 2)).save(model, second);
   EXPECT_EQ(previous_checkpoint_path(path("ck.h5")), path("ck.h5.prev"));
   std::ostringstream w;
-  EXPECT_EQ(load_checkpoint(path("ck.h5"), model, config, 2, w).epoch_steps_done, 6);
-  EXPECT_EQ(load_checkpoint(path("ck.h5.prev"), model, config, 2, w).epoch_steps_done, 5);
+  EXPECT_EQ(load_checkpoint(path("ck.h5"), model, checkpoint_settings(config, 2), w).epoch_steps_done, 6);
+  EXPECT_EQ(load_checkpoint(path("ck.h5.prev"), model, checkpoint_settings(config, 2), w).epoch_steps_done, 5);
   std::vector<std::string> names;
   for (const auto& e : fs::directory_iterator(dir_)) names.push_back(e.path().filename().string());
   std::sort(names.begin(), names.end());
@@ -150,16 +156,16 @@ TEST_F(CheckpointFiles, ResumeAutoTakesTheNewestValidCheckpoint) {
   a.epoch_steps_done = 5;
   b.epoch_steps_done = 6;
   const std::vector<float> weights_a = model.params();
-  save_checkpoint(path("ck.h5"), model, a, config, 2);
+  CheckpointStore(path("ck.h5"), checkpoint_settings(config, 2)).save(model, a);
   model.params()[0] += 1.0f;
   const std::vector<float> weights_b = model.params();
-  save_checkpoint(path("ck.h5"), model, b, config, 2);
+  CheckpointStore(path("ck.h5"), checkpoint_settings(config, 2)).save(model, b);
 
   // Both valid: the newest.
   Model m(seed_cnn(), kMnistInput, 8);
   m.initialize(9);
   std::ostringstream notes;
-  ResumePoint r = load_newest_checkpoint(path("ck.h5"), m, config, 2, notes);
+  ResumePoint r = CheckpointStore(path("ck.h5"), checkpoint_settings(config, 2)).load_newest(m, notes);
   EXPECT_EQ(r.path, path("ck.h5"));
   EXPECT_EQ(r.state.epoch_steps_done, 6);
   EXPECT_EQ(m.params(), weights_b);
@@ -167,7 +173,7 @@ TEST_F(CheckpointFiles, ResumeAutoTakesTheNewestValidCheckpoint) {
   // The newest cut short (a copy interrupted, a full disk): .prev, saying so.
   fs::resize_file(path("ck.h5"), 4000);
   std::ostringstream notes2;
-  r = load_newest_checkpoint(path("ck.h5"), m, config, 2, notes2);
+  r = CheckpointStore(path("ck.h5"), checkpoint_settings(config, 2)).load_newest(m, notes2);
   EXPECT_EQ(r.path, path("ck.h5.prev"));
   EXPECT_EQ(r.state.epoch_steps_done, 5);
   EXPECT_EQ(m.params(), weights_a);
@@ -178,14 +184,14 @@ TEST_F(CheckpointFiles, ResumeAutoTakesTheNewestValidCheckpoint) {
   // The newest missing (a crash between the two renames): .prev.
   fs::remove(path("ck.h5"));
   std::ostringstream notes3;
-  EXPECT_EQ(load_newest_checkpoint(path("ck.h5"), m, config, 2, notes3).path, path("ck.h5.prev"));
+  EXPECT_EQ(CheckpointStore(path("ck.h5"), checkpoint_settings(config, 2)).load_newest(m, notes3).path, path("ck.h5.prev"));
 
   // Only corrupt files: refused, naming both, rather than starting over them.
   { std::ofstream(path("ck.h5")) << "not a checkpoint"; }
   fs::resize_file(path("ck.h5.prev"), 100);
   std::ostringstream notes4;
   try {
-    load_newest_checkpoint(path("ck.h5"), m, config, 2, notes4);
+    CheckpointStore(path("ck.h5"), checkpoint_settings(config, 2)).load_newest(m, notes4);
     ADD_FAILURE() << "corrupt checkpoints were accepted";
   } catch (const InputError& e) {
     const std::string what = e.what();
@@ -200,10 +206,43 @@ TEST_F(CheckpointFiles, ResumeAutoWithoutCheckpointsStartsFromScratch) {
   model.initialize(7);
   const std::vector<float> before = model.params();
   std::ostringstream notes;
-  const ResumePoint r = load_newest_checkpoint(path("none.h5"), model, config, 1, notes);
+  const ResumePoint r = CheckpointStore(path("none.h5"), checkpoint_settings(config, 1)).load_newest(model, notes);
   EXPECT_TRUE(r.path.empty());
   EXPECT_EQ(model.params(), before);
   EXPECT_NE(notes.str().find("starting from scratch"), std::string::npos) << notes.str();
+}
+
+// CheckpointStore::resume, what `--resume` does on every rank: the file it
+// picks is loaded and handed over once, and the log says which.
+TEST_F(CheckpointFiles, ResumeHandsTheChosenStateOverAndSaysWhich) {
+  Config config;
+  Model model(seed_cnn(), kMnistInput, 8);
+  model.initialize(7);
+  CheckpointStore store(path("ck.h5"), checkpoint_settings(config, 1));
+  SingleProcessCommunicator comm;
+  std::vector<std::int64_t> restored;
+  const auto restore = [&](const TrainingState& s) { restored.push_back(s.epoch_steps_done); };
+
+  std::ostringstream none;
+  store.resume("auto", comm, model, restore, none);
+  EXPECT_TRUE(restored.empty());
+  EXPECT_NE(none.str().find("starting from scratch"), std::string::npos) << none.str();
+  EXPECT_EQ(none.str().find("Resumed from"), std::string::npos) << none.str();
+
+  for (const std::int64_t steps : {5, 6}) {  // .prev after 5 steps, the newest after 6
+    TrainingState s = mid_epoch_state(model, config, 0.5f);
+    s.epoch_steps_done = steps;
+    store.save(model, s);
+  }
+  std::ostringstream newest;
+  store.resume("auto", comm, model, restore, newest);
+  EXPECT_EQ(restored, (std::vector<std::int64_t>{6}));
+  EXPECT_NE(newest.str().find("Resumed from " + path("ck.h5") + "\n"), std::string::npos) << newest.str();
+
+  std::ostringstream named;
+  store.resume(path("ck.h5.prev"), comm, model, restore, named);
+  EXPECT_EQ(restored, (std::vector<std::int64_t>{6, 5}));
+  EXPECT_NE(named.str().find("Resumed from " + path("ck.h5.prev")), std::string::npos) << named.str();
 }
 
 TEST(ResumeAutoOption, NeedsCheckpointAndCommTimeoutIsChecked) {
