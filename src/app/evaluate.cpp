@@ -2,8 +2,8 @@
 // test set, and the evaluation printout shared with `train`.
 //
 // Every rank loads the same model file and the same test set, then evaluates
-// its shard; Trainer::evaluate reduces the loss sums and confusion matrices
-// over the ranks, so the numbers do not depend on the world size (up to the
+// its shard; evaluate_sharded (train/evaluation.hpp) reduces the loss sums and
+// confusion matrices over the ranks, so the numbers do not depend on the world size (up to the
 // order of floating-point sums). Only rank 0 prints and writes the report.
 #include "mnist_ddp/app/commands.hpp"
 #include "mnist_ddp/app/device_selection.hpp"
@@ -24,6 +24,7 @@
 #include "mnist_ddp/io/report.hpp"
 #include "mnist_ddp/nn/model.hpp"
 #include "mnist_ddp/nn/spec.hpp"
+#include "mnist_ddp/train/cpu_step_backend.hpp"
 #include "mnist_ddp/train/metrics.hpp"
 
 namespace mnist_ddp {
@@ -86,6 +87,13 @@ void check_outputs_writable(const Config& config, Communicator& comm, bool model
   if (!problem.empty()) throw UsageError(problem);
 }
 
+StepBackend& step_backend(const TrainingBackend& gpu, std::unique_ptr<StepBackend>& cpu, const Config& config,
+                          Communicator& comm, Model& model) {
+  if (gpu.backend) return *gpu.backend;
+  cpu = std::make_unique<CpuStepBackend>(config, comm, model);
+  return *cpu;
+}
+
 void print_evaluation(std::ostream& out, const EvalResult& result) {
   // Restore the stream's format afterwards: callers print more after us.
   const std::ios_base::fmtflags flags = out.flags();
@@ -109,7 +117,7 @@ int evaluate_command(const Config& config, Communicator& comm) {
                                             find_mnist_file(config.data_dir, "t10k-labels-idx1-ubyte"));
   const MnistSet test = take_first(all_test, config.test_limit);
 
-  // The Trainer sizes its buffers for max(batch, eval batch), so the model must hold that many.
+  // The backends size their buffers for max(batch, eval batch), so the model must hold that many.
   Model model(seed_cnn(), kMnistInput, std::max(config.batch_size, config.eval_batch_size));
   load_keras_h5(config.model, model);  // every rank reads the file: no broadcast of weights needed
 
@@ -124,8 +132,9 @@ int evaluate_command(const Config& config, Communicator& comm) {
     if (!device.note.empty()) log << "Device auto: evaluating on the CPU: " << device.note << '\n';
     if (backend.backend) log << "GPU (rank 0): " << backend.description << '\n';
   }
-  Trainer trainer(config, comm, model, log, backend.backend.get());
-  const EvalResult result = trainer.evaluate(test);
+  std::unique_ptr<StepBackend> cpu;
+  const EvalResult result =
+      evaluate_sharded(model, step_backend(backend, cpu, config, comm, model), comm, test, config.eval_batch_size);
 
   if (comm.is_root()) {
     print_evaluation(log, result);

@@ -40,6 +40,7 @@
 #include <nlohmann/json.hpp>
 
 #include "fuzz/mutator.hpp"
+#include "mnist_ddp/app/trainer_settings.hpp"
 #include "mnist_ddp/cli/config.hpp"
 #include "mnist_ddp/core/check.hpp"
 #include "mnist_ddp/data/idx.hpp"
@@ -48,6 +49,7 @@
 #include "mnist_ddp/io/keras_h5.hpp"
 #include "mnist_ddp/nn/model.hpp"
 #include "mnist_ddp/nn/spec.hpp"
+#include "mnist_ddp/train/cpu_step_backend.hpp"
 #include "mnist_ddp/train/trainer.hpp"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -696,7 +698,8 @@ struct CheckpointFixture {
 
   // A state as after two epochs with Adam: moments, history, best weights.
   TrainingState state() {
-    Trainer trainer(config, comm, model, log);
+    CpuStepBackend trainer_backend(config, comm, model);
+    Trainer trainer(trainer_settings(config), comm, model, log, trainer_backend);
     TrainingState s = trainer.state();
     s.epochs_done = 2;
     s.lr = 5e-4;
@@ -725,7 +728,8 @@ struct CheckpointFixture {
     if (!s.best_params.empty() &&
         (s.best_params.size() != target.params().size() || s.best_state.size() != target.state().size()))
       throw InvalidResult("accepted best weights of the wrong size");
-    Trainer trainer(config, comm, target, log);
+    CpuStepBackend trainer_backend(config, comm, target);
+    Trainer trainer(trainer_settings(config), comm, target, log, trainer_backend);
     trainer.restore(s);
   }
 };

@@ -31,6 +31,7 @@
 #include <sstream>
 #include <vector>
 
+#include "mnist_ddp/app/trainer_settings.hpp"
 #include "mnist_ddp/data/dataset.hpp"
 #include "mnist_ddp/data/idx.hpp"
 #include "mnist_ddp/data/sampler.hpp"
@@ -40,6 +41,7 @@
 #include "mnist_ddp/nn/spec.hpp"
 #include "mnist_ddp/train/callbacks.hpp"
 #include "mnist_ddp/train/decision.hpp"
+#include "mnist_ddp/train/cpu_step_backend.hpp"
 #include "mnist_ddp/train/trainer.hpp"
 
 namespace mnist_ddp {
@@ -102,7 +104,8 @@ TEST(MpiTraining, WeightsBitwiseIdenticalAfterSteps) {
   model.initialize(config.seed);
   const std::vector<float> initial = model.params();
   std::ostringstream log;
-  Trainer trainer(config, comm, model, log);
+  CpuStepBackend trainer_backend(config, comm, model);
+  Trainer trainer(trainer_settings(config), comm, model, log, trainer_backend);
   trainer.broadcast_weights();
   const TrainResult fit = trainer.fit(train, no_val);
 
@@ -175,7 +178,8 @@ TEST(MpiTraining, EquivalentToSingleProcessLargeBatch) {
   dist_model.initialize(config.seed);
   const std::vector<float> initial = dist_model.params();
   std::ostringstream log;
-  Trainer dist_trainer(dist_config, comm, dist_model, log);
+  CpuStepBackend dist_trainer_backend(dist_config, comm, dist_model);
+  Trainer dist_trainer(trainer_settings(dist_config), comm, dist_model, log, dist_trainer_backend);
   dist_trainer.broadcast_weights();
   const TrainResult dist_fit = dist_trainer.fit(train, no_val);
   const bool identical = identical_on_all_ranks(comm, dist_model.params().data(), dist_model.params().size());
@@ -187,7 +191,8 @@ TEST(MpiTraining, EquivalentToSingleProcessLargeBatch) {
   SingleProcessCommunicator single;
   Model ref_model(specs, kMnistInput, global_batch);
   ref_model.initialize(config.seed);
-  Trainer ref_trainer(ref_config, single, ref_model, log);
+  CpuStepBackend ref_trainer_backend(ref_config, single, ref_model);
+  Trainer ref_trainer(trainer_settings(ref_config), single, ref_model, log, ref_trainer_backend);
   const TrainResult ref_fit = ref_trainer.fit(train, no_val);
 
   EXPECT_TRUE(identical);
@@ -312,7 +317,8 @@ TEST(MpiEvaluation, ShardedEqualsSingleProcess) {
   Model model(seed_cnn(), kMnistInput, 96);
   model.initialize(train_config.seed + static_cast<std::uint64_t>(comm.rank()));
   std::ostringstream log;
-  Trainer trainer(train_config, comm, model, log);
+  CpuStepBackend trainer_backend(train_config, comm, model);
+  Trainer trainer(trainer_settings(train_config), comm, model, log, trainer_backend);
   trainer.broadcast_weights();
   const bool broadcast_ok = identical_on_all_ranks(comm, model.params().data(), model.params().size()) &&
                             identical_on_all_ranks(comm, model.state().data(), model.state().size());
@@ -323,11 +329,13 @@ TEST(MpiEvaluation, ShardedEqualsSingleProcess) {
     SCOPED_TRACE("eval batch " + std::to_string(eval_batch));
     Config config = train_config;  // outlives both trainers (they keep a reference)
     config.eval_batch_size = eval_batch;
-    Trainer sharded_trainer(config, comm, model, log);
+    CpuStepBackend sharded_trainer_backend(config, comm, model);
+    Trainer sharded_trainer(trainer_settings(config), comm, model, log, sharded_trainer_backend);
     const EvalResult sharded = sharded_trainer.evaluate(test);
     // The reference on every rank, locally: same model, one process.
     SingleProcessCommunicator single;
-    Trainer local(config, single, model, log);
+    CpuStepBackend local_backend(config, single, model);
+    Trainer local(trainer_settings(config), single, model, log, local_backend);
     const EvalResult ref = local.evaluate(test);
 
     EXPECT_EQ(sharded.count, 1000);
@@ -379,7 +387,8 @@ TEST(MpiTraining, UnevenShards) {
   Model model(seed_cnn(), kMnistInput, 64);
   model.initialize(config.seed);
   std::ostringstream log;
-  Trainer trainer(config, comm, model, log);
+  CpuStepBackend trainer_backend(config, comm, model);
+  Trainer trainer(trainer_settings(config), comm, model, log, trainer_backend);
   trainer.broadcast_weights();
   const TrainResult fit = trainer.fit(train, MnistSet{});
   const EvalResult result = trainer.evaluate(test);

@@ -4,15 +4,18 @@
 // always report a model in the same words and layout.
 #pragma once
 
+#include <memory>
 #include <ostream>
 
 #include <nlohmann/json.hpp>
 
+#include "mnist_ddp/app/device_selection.hpp"
 #include "mnist_ddp/cli/config.hpp"
 #include "mnist_ddp/data/idx.hpp"
 #include "mnist_ddp/dist/communicator.hpp"
 #include "mnist_ddp/nn/model.hpp"
-#include "mnist_ddp/train/trainer.hpp"
+#include "mnist_ddp/train/evaluation.hpp"
+#include "mnist_ddp/train/step_backend.hpp"
 
 namespace mnist_ddp {
 
@@ -37,6 +40,11 @@ int configure_threads(const Config& config, const Communicator& comm);
 // --report and --checkpoint (those not empty); every rank throws the same
 // UsageError if one cannot be written, before any work is done.
 void check_outputs_writable(const Config& config, Communicator& comm, bool model_output);
+
+// The step backend a command runs on: the GPU's that make_training_backend
+// made, or else a CpuStepBackend made into `cpu` (which must outlive its use).
+StepBackend& step_backend(const TrainingBackend& gpu, std::unique_ptr<StepBackend>& cpu, const Config& config,
+                          Communicator& comm, Model& model);
 
 // Loads the MNIST test set (--data-dir, --test-limit) and the model file
 // (--model) on every rank, evaluates in shards reduced over the ranks, and
