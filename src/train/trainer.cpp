@@ -1,4 +1,4 @@
-// trainer.cpp — the training loop, evaluation and the rank-0 decisions.
+// trainer.cpp — the training loop: steps, epoch ends and rank-0 decisions, told to observers.
 #include "mnist_ddp/train/trainer.hpp"
 
 #include <algorithm>

@@ -109,10 +109,10 @@ struct TrainResult {
 // makes it from the command line's Config).
 struct TrainerSettings {
   int epochs = 10;
-  int batch_size = 64;       // per rank
-  int eval_batch_size = 500;  // per rank, for validation (and evaluate())
-  double lr = 1e-3;           // the initial learning rate
-  OptimizerHyper optimizer;
+  int batch_size = 64;                    // per rank
+  int eval_batch_size = 500;              // per rank, for validation (and evaluate())
+  double lr = 1e-3;                       // the initial learning rate
+  OptimizerHyper optimizer;               // kind and SGD momentum from the command line
   bool augment = true;
   std::int64_t precise_bn_images = 4096;  // per rank; 0: Keras's moving averages
   EarlyStoppingConfig early_stopping;
