@@ -2,8 +2,8 @@
 // test set, and the evaluation printout shared with `train`.
 //
 // Every rank loads the same model file and the same test set, then evaluates
-// its shard; Trainer::evaluate reduces the loss sums and confusion matrices
-// over the ranks, so the numbers do not depend on the world size (up to the
+// its shard; evaluate_sharded (train/evaluation.hpp) reduces the loss sums and
+// confusion matrices over the ranks, so the numbers do not depend on the world size (up to the
 // order of floating-point sums). Only rank 0 prints and writes the report.
 #include "mnist_ddp/app/commands.hpp"
 #include "mnist_ddp/app/device_selection.hpp"
@@ -109,7 +109,7 @@ int evaluate_command(const Config& config, Communicator& comm) {
                                             find_mnist_file(config.data_dir, "t10k-labels-idx1-ubyte"));
   const MnistSet test = take_first(all_test, config.test_limit);
 
-  // The Trainer sizes its buffers for max(batch, eval batch), so the model must hold that many.
+  // The backends size their buffers for max(batch, eval batch), so the model must hold that many.
   Model model(seed_cnn(), kMnistInput, std::max(config.batch_size, config.eval_batch_size));
   load_keras_h5(config.model, model);  // every rank reads the file: no broadcast of weights needed
 
@@ -124,8 +124,7 @@ int evaluate_command(const Config& config, Communicator& comm) {
     if (!device.note.empty()) log << "Device auto: evaluating on the CPU: " << device.note << '\n';
     if (device.backend == Backend::kCuda) log << "GPU (rank 0): " << backend.description << '\n';
   }
-  Trainer trainer(config, comm, model, log, *backend.backend);
-  const EvalResult result = trainer.evaluate(test);
+  const EvalResult result = evaluate_sharded(model, *backend.backend, comm, test, config.eval_batch_size);
 
   if (comm.is_root()) {
     print_evaluation(log, result);

@@ -15,14 +15,17 @@
 #include "mnist_ddp/app/run.hpp"
 #include "mnist_ddp/app/commands.hpp"
 #include "mnist_ddp/app/device_selection.hpp"
+#include "mnist_ddp/app/trainer_settings.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <iomanip>
 #include <iostream>
+#include <memory>
 #include <sstream>
 #include <thread>
+#include <vector>
 
 #include "mnist_ddp/cli/checkpoint_settings.hpp"
 #include "mnist_ddp/cli/config.hpp"
@@ -37,8 +40,13 @@
 #include "mnist_ddp/io/keras_h5.hpp"
 #include "mnist_ddp/io/report.hpp"
 #include "mnist_ddp/nn/model.hpp"
+#include "mnist_ddp/train/checkpoint_policy.hpp"
 #include "mnist_ddp/train/decision.hpp"
+#include "mnist_ddp/train/evaluation.hpp"
+#include "mnist_ddp/train/progress.hpp"
+#include "mnist_ddp/train/progress_observer.hpp"
 #include "mnist_ddp/train/trainer.hpp"
+#include "mnist_ddp/train/training_messages.hpp"
 
 namespace mnist_ddp {
 
@@ -84,147 +92,201 @@ void describe_data(std::ostream& out, const Mnist& data, const TrainValSplit& sp
 
 
 
+// The sets of a training run after --train-limit, --val-split and --test-limit.
+struct TrainingData {
+  Mnist all;  // as read, for the description of the data
+  TrainValSplit split;
+  MnistSet test;
+};
+
+// Loads the data and checks it against the ranks and the batch size: the same
+// UsageError on every rank.
+TrainingData load_training_data(const Config& config, const Communicator& comm) {
+  TrainingData d;
+  d.all = load_mnist(config.data_dir);
+  d.split = split_validation(take_first(d.all.train, config.train_limit), config.val_split);
+  d.test = take_first(d.all.test, config.test_limit);
+  const std::int64_t train = d.split.train.count;
+  const std::int64_t shard = (train + comm.size() - 1) / comm.size();
+  if (train < comm.size())
+    throw UsageError("the training set has " + std::to_string(train) + " images, fewer than the " +
+                     std::to_string(comm.size()) + " ranks");
+  if (config.batch_size > shard)
+    throw UsageError("--batch-size " + std::to_string(config.batch_size) + " is larger than each rank's share of " +
+                     std::to_string(shard) + " training images (" + std::to_string(train) + " over " +
+                     std::to_string(comm.size()) + " ranks)");
+  return d;
+}
+
+// What the job runs on, for the header and the report.
+struct JobSetup {
+  SelectedDevice device;
+  int threads = 0;
+  std::string gpu_description;  // the GPU backend's description (empty on the CPU)
+};
+
+// Rank 0: the lines before training (ranks, device, data, batch and optimizer).
+void print_job(std::ostream& log, const Config& config, const Communicator& comm, const JobSetup& job,
+               const TrainingData& d) {
+  log << "mnist_ddp: " << comm.size() << (comm.size() == 1 ? " rank" : " ranks") << ", device "
+      << to_string(job.device.backend) << ", " << job.threads << " thread" << (job.threads == 1 ? "" : "s")
+      << " per rank, " << blas_description() << '\n';
+  if (!job.device.note.empty()) log << "Device auto: training on the CPU: " << job.device.note << '\n';
+  describe_data(log, d.all, d.split, d.test);
+  log << "Global batch " << config.batch_size * comm.size() << " (" << config.batch_size << " per rank), "
+      << to_string(config.optimizer) << " lr " << config.lr << ", augmentation " << (config.augment ? "on" : "off")
+      << ", seed " << config.seed << "\n";
+  log.flush();
+}
+
+// Whether the progress display draws the live bar (--progress bar, or auto on a terminal).
+bool progress_bar(const Config& c) {
+  switch (c.progress) {
+    case ProgressMode::kBar: return true;
+    case ProgressMode::kAuto: return stdout_is_terminal();
+    default: return false;
+  }
+}
+
+// Rank 0's observers of training, in the order they print: the progress
+// display and the decisions' messages (unless --progress none), then the
+// checkpoint policy (checkpoints and the preemption message). Other ranks: none.
+std::vector<std::unique_ptr<TrainingObserver>> training_observers(const Config& config, const Communicator& comm,
+                                                                  CheckpointStore& checkpoints, Model& model,
+                                                                  std::ostream& log) {
+  std::vector<std::unique_ptr<TrainingObserver>> observers;
+  if (!comm.is_root()) return observers;
+  if (config.progress != ProgressMode::kNone) {
+    observers.push_back(std::make_unique<ProgressObserver>(log, progress_bar(config)));
+    observers.push_back(std::make_unique<TrainingMessages>(log, config.early_stopping.patience));
+  }
+  CheckpointWriter write;
+  if (!config.checkpoint.empty())
+    write = [&checkpoints, &model](const TrainingState& state) { checkpoints.save(model, state); };
+  observers.push_back(std::make_unique<CheckpointPolicy>(std::move(write), config.checkpoint,
+                                                         config.checkpoint_every, comm.size(), log));
+  return observers;
+}
+
+// Every rank stops at the same step on a non-finite value: rank 0 says so,
+// all meet and end in order, keeping every file.
+int numerical_fault_exit(const NumericalFault& e, const Config& config, Communicator& comm, std::ostream& log) {
+  if (comm.is_root()) {
+    log.flush();
+    std::cerr << "mnist_ddp: error: " << e.what() << '\n';
+    std::cerr << "mnist_ddp: " << config.output << " was not written"
+              << (config.checkpoint.empty() ? std::string()
+                                            : "; the checkpoint " + config.checkpoint + " keeps the last good epoch")
+              << '\n';
+  }
+  comm.barrier();
+  return kExitFailure;
+}
+
+// Collective: this rank's figures of the report, gathered by rank.
+nlohmann::json rank_figures(Communicator& comm, const TrainResult& fit) {
+  return {{"shard_size", all_gather(comm, static_cast<double>(fit.shard_size))},
+          {"compute_seconds", all_gather(comm, fit.times.compute)},
+          {"communication_seconds", all_gather(comm, fit.times.communication)},
+          {"data_seconds", all_gather(comm, fit.times.data)}};
+}
+
+// Rank 0: the JSON report of a finished run (also the model file's "info").
+nlohmann::json train_report(const Config& config, const Communicator& comm, const JobSetup& job, const TrainingData& d,
+                            const TrainResult& fit, const EvalResult& result, nlohmann::json ranks, Model& model) {
+  return {
+      {"program", "mnist_ddp"},
+      {"world_size", comm.size()},
+      {"device", to_string(job.device.backend)},
+      {"device_description", job.device.backend == Backend::kCuda ? job.gpu_description : std::string("cpu")},
+      {"threads_per_rank", job.threads},
+      {"blas", blas_description()},
+      {"config", config_to_json(config)},
+      {"data", {{"train", d.split.train.count}, {"validation", d.split.val.count}, {"test", d.test.count},
+                {"shard_size", fit.shard_size}}},
+      {"history", history_to_json(fit.history)},
+      {"best_epoch", fit.best_epoch},
+      {"stopped_early", fit.stopped_early},
+      {"restored_best_weights", fit.restored_best},
+      {"steps", fit.steps},
+      {"train_images_per_second", fit.train_images_per_second},
+      {"time_seconds", {{"data", fit.times.data}, {"compute", fit.times.compute},
+                        {"communication", fit.times.communication}, {"evaluation", fit.times.evaluation}}},
+      {"ranks", std::move(ranks)},
+      {"weights_identical_on_all_ranks", true},  // checked before: the run fails otherwise
+      {"test", evaluation_json(result)},
+      {"test_predictions", prediction_samples(model, d.test, config.eval_batch_size)}};
+}
+
+// Collective: checks that the ranks ended with one model, then rank 0 prints
+// the test evaluation and writes the model file and the report.
+void finish_training(const Config& config, Communicator& comm, const JobSetup& job, const TrainingData& d,
+                     const TrainResult& fit, const EvalResult& result, Model& model, std::ostream& log) {
+  // Data parallelism keeps one model: check that it did, bit for bit.
+  const bool identical = identical_on_all_ranks(comm, model.params().data(), model.params().size()) &&
+                         identical_on_all_ranks(comm, model.state().data(), model.state().size());
+  if (!identical) throw RuntimeError("the ranks ended with different weights: data-parallel training diverged");
+  nlohmann::json ranks = rank_figures(comm, fit);
+  if (!comm.is_root()) return;
+  print_evaluation(log, result);  // the same printout as `evaluate`
+  log << "\nTraining throughput: " << std::setprecision(0) << std::fixed << fit.train_images_per_second
+      << " images/s\n" << std::defaultfloat << std::setprecision(6);
+  if (comm.size() > 1) log << "Weights and BatchNorm statistics bitwise identical on all " << comm.size() << " ranks\n";
+  const nlohmann::json report = train_report(config, comm, job, d, fit, result, std::move(ranks), model);
+  nlohmann::json info = report;
+  info["kind"] = "model";
+  save_keras_h5(config.output, model, info);
+  log << "Model written to " << config.output << '\n';
+  if (!config.report.empty()) {
+    write_file_atomic(config.report, report.dump(2) + "\n");
+    log << "Report written to " << config.report << '\n';
+  }
+}
+
 int train_command(const Config& config, Communicator& comm) {
   const bool root = comm.is_root();
   std::ostream& log = std::cout;
   // From here on SIGTERM, SIGINT and SIGUSR1 stop training at a step boundary.
   const StopSignalHandlers stop_signals;
 
-  const int threads = configure_threads(config, comm);
-  const SelectedDevice device = select_device(config, comm);  // collective: all ranks agree
-
+  JobSetup job;
+  job.threads = configure_threads(config, comm);
+  job.device = select_device(config, comm);  // collective: all ranks agree
   check_outputs_writable(config, comm, true);
-  const Mnist data = load_mnist(config.data_dir);
-  const MnistSet all_train = take_first(data.train, config.train_limit);
-  const TrainValSplit split = split_validation(all_train, config.val_split);
-  const MnistSet test = take_first(data.test, config.test_limit);
-  const std::int64_t shard = (split.train.count + comm.size() - 1) / comm.size();
-  if (split.train.count < comm.size())
-    throw UsageError("the training set has " + std::to_string(split.train.count) + " images, fewer than the " +
-                     std::to_string(comm.size()) + " ranks");
-  if (config.batch_size > shard)
-    throw UsageError("--batch-size " + std::to_string(config.batch_size) + " is larger than each rank's share of " +
-                     std::to_string(shard) + " training images (" + std::to_string(split.train.count) + " over " +
-                     std::to_string(comm.size()) + " ranks)");
-
-  if (root) {
-    log << "mnist_ddp: " << comm.size() << (comm.size() == 1 ? " rank" : " ranks") << ", device "
-        << to_string(device.backend) << ", " << threads << " thread" << (threads == 1 ? "" : "s") << " per rank, "
-        << blas_description() << '\n';
-    if (!device.note.empty()) log << "Device auto: training on the CPU: " << device.note << '\n';
-    describe_data(log, data, split, test);
-    log << "Global batch " << config.batch_size * comm.size() << " (" << config.batch_size << " per rank), "
-        << to_string(config.optimizer) << " lr " << config.lr << ", augmentation "
-        << (config.augment ? "on" : "off") << ", seed " << config.seed << "\n";
-    log.flush();
-  }
+  const TrainingData d = load_training_data(config, comm);
+  if (root) print_job(log, config, comm, job, d);
 
   Model model(seed_cnn(), kMnistInput, std::max(config.batch_size, config.eval_batch_size));
   model.initialize(config.seed);
   if (root) log << "Model: seed CNN, " << model.params().size() << " trainable parameters\n";
   // The step backend, made before the data is sharded: NCCL's bootstrap is collective.
-  const TrainingBackend backend = make_training_backend(device, config, comm, model);
-  if (root && device.backend == Backend::kCuda) log << "GPU (rank 0): " << backend.description << '\n';
-  Trainer trainer(config, comm, model, log, *backend.backend);
+  const TrainingBackend backend = make_training_backend(job.device, config, comm, model);
+  if (job.device.backend == Backend::kCuda) job.gpu_description = backend.description;
+  if (root && job.device.backend == Backend::kCuda) log << "GPU (rank 0): " << backend.description << '\n';
+  Trainer trainer(trainer_settings(config), comm, model, log, *backend.backend);
   CheckpointStore checkpoints(config.checkpoint, checkpoint_settings(config, comm.size()));
   if (!config.resume.empty())
     checkpoints.resume(config.resume, comm, model, [&](const TrainingState& s) { trainer.restore(s); }, log);
   trainer.broadcast_weights();  // identical start on every rank
 
-  // Checkpoints at epoch ends: every checkpoint_every epochs and at the last.
-  Trainer::EpochHook checkpoint;
-  if (!config.checkpoint.empty()) {
-    checkpoint = [&](const TrainingState& state) {
-      const bool last = state.stopped || state.epochs_done == config.epochs;
-      if (root && (state.epochs_done % config.checkpoint_every == 0 || last)) {
-        checkpoints.save(model, state);
-        log << "Checkpoint written to " << config.checkpoint << " (epoch " << state.epochs_done << ")\n";
-      }
-    };
-  }
+  const std::vector<std::unique_ptr<TrainingObserver>> observers =
+      training_observers(config, comm, checkpoints, model, log);
+  std::vector<TrainingObserver*> watching;
+  for (const auto& o : observers) watching.push_back(o.get());
   TrainResult fit;
   try {
-    fit = trainer.fit(split.train, split.val, checkpoint);
+    fit = trainer.fit(d.split.train, d.split.val, watching);
   } catch (const NumericalFault& e) {
-    // Every rank stops at the same step: end in order, keeping every file.
-    if (root) {
-      log.flush();
-      std::cerr << "mnist_ddp: error: " << e.what() << '\n';
-      std::cerr << "mnist_ddp: " << config.output << " was not written"
-                << (config.checkpoint.empty() ? std::string()
-                                              : "; the checkpoint " + config.checkpoint + " keeps the last good epoch")
-                << '\n';
-    }
-    comm.barrier();
-    return kExitFailure;
+    return numerical_fault_exit(e, config, comm, log);
   }
-  if (const Preemption& p = fit.preempted; p.signal != 0) {
-    if (root) {
-      std::ostringstream where;
-      where << "Preempted by " << signal_name(p.signal) << " at epoch " << p.epoch << " step " << p.step << " (of "
-            << p.steps << "; received by " << p.ranks << " of " << comm.size() << (comm.size() == 1 ? " rank" : " ranks")
-            << ")";
-      if (config.checkpoint.empty()) {
-        log << where.str() << ": no --checkpoint was given, nothing was saved\n";
-      } else {
-        checkpoints.save(model, trainer.state());
-        log << where.str() << ": checkpoint written to " << config.checkpoint << "; resume with --resume auto\n";
-      }
-      log.flush();
-    }
-    // No rank exits before rank 0 has written: under mpirun a rank's exit
-    // code 3 can make the launcher end the others.
+  if (fit.preempted.signal != 0) {
+    // Rank 0 wrote the checkpoint (the policy). No rank exits before it has:
+    // under mpirun a rank's exit code 3 can make the launcher end the others.
     comm.barrier();
     return kExitPreempted;
   }
-  const EvalResult result = trainer.evaluate(test);
-
-  // Data parallelism keeps one model: check that it did, bit for bit.
-  const bool identical = identical_on_all_ranks(comm, model.params().data(), model.params().size()) &&
-                         identical_on_all_ranks(comm, model.state().data(), model.state().size());
-  if (!identical) throw RuntimeError("the ranks ended with different weights: data-parallel training diverged");
-  const std::vector<double> shard_sizes = all_gather(comm, static_cast<double>(fit.shard_size));
-  const std::vector<double> compute_s = all_gather(comm, fit.times.compute);
-  const std::vector<double> comm_s = all_gather(comm, fit.times.communication);
-  const std::vector<double> data_s = all_gather(comm, fit.times.data);
-
-  if (root) {
-    print_evaluation(log, result);  // the same printout as `evaluate`
-    log << "\nTraining throughput: " << std::setprecision(0) << std::fixed << fit.train_images_per_second
-        << " images/s\n" << std::defaultfloat << std::setprecision(6);
-    if (comm.size() > 1) log << "Weights and BatchNorm statistics bitwise identical on all " << comm.size() << " ranks\n";
-    const nlohmann::json report = {
-        {"program", "mnist_ddp"},
-        {"world_size", comm.size()},
-        {"device", to_string(device.backend)},
-        {"device_description", device.backend == Backend::kCuda ? backend.description : std::string("cpu")},
-        {"threads_per_rank", threads},
-        {"blas", blas_description()},
-        {"config", config_to_json(config)},
-        {"data", {{"train", split.train.count}, {"validation", split.val.count}, {"test", test.count},
-                  {"shard_size", fit.shard_size}}},
-        {"history", history_to_json(fit.history)},
-        {"best_epoch", fit.best_epoch},
-        {"stopped_early", fit.stopped_early},
-        {"restored_best_weights", fit.restored_best},
-        {"steps", fit.steps},
-        {"train_images_per_second", fit.train_images_per_second},
-        {"time_seconds", {{"data", fit.times.data}, {"compute", fit.times.compute},
-                          {"communication", fit.times.communication}, {"evaluation", fit.times.evaluation}}},
-        {"ranks", {{"shard_size", shard_sizes}, {"compute_seconds", compute_s},
-                   {"communication_seconds", comm_s}, {"data_seconds", data_s}}},
-        {"weights_identical_on_all_ranks", identical},
-        {"test", evaluation_json(result)},
-        {"test_predictions", prediction_samples(model, test, config.eval_batch_size)}};
-    nlohmann::json info = report;
-    info["kind"] = "model";
-    save_keras_h5(config.output, model, info);
-    log << "Model written to " << config.output << '\n';
-    if (!config.report.empty()) {
-      write_file_atomic(config.report, report.dump(2) + "\n");
-      log << "Report written to " << config.report << '\n';
-    }
-  }
+  const EvalResult result = evaluate_sharded(model, *backend.backend, comm, d.test, config.eval_batch_size);
+  finish_training(config, comm, job, d, fit, result, model, log);
   return kExitOk;
 }
 

@@ -22,6 +22,7 @@
 #include "mnist_ddp/dist/communicator.hpp"
 #include "mnist_ddp/nn/spec.hpp"
 #include "mnist_ddp/cpu/cpu_step_backend.hpp"
+#include "mnist_ddp/core/finite.hpp"
 #include "require_gpu.hpp"
 #include "support/mnist_data.hpp"
 

@@ -41,6 +41,7 @@
 
 #include "fuzz/mutator.hpp"
 #include "mnist_ddp/cli/checkpoint_settings.hpp"
+#include "mnist_ddp/app/trainer_settings.hpp"
 #include "mnist_ddp/cli/config.hpp"
 #include "mnist_ddp/core/check.hpp"
 #include "mnist_ddp/data/idx.hpp"
@@ -50,6 +51,7 @@
 #include "mnist_ddp/io/keras_h5.hpp"
 #include "mnist_ddp/nn/model.hpp"
 #include "mnist_ddp/nn/spec.hpp"
+#include "mnist_ddp/app/trainer_settings.hpp"
 #include "mnist_ddp/cli/step_settings.hpp"
 #include "mnist_ddp/cpu/cpu_step_backend.hpp"
 #include "mnist_ddp/train/trainer.hpp"
@@ -686,7 +688,7 @@ struct CheckpointFixture {
   // A state as after two epochs with Adam: moments, history, best weights.
   TrainingState state() {
     CpuStepBackend trainer_backend(step_settings(config), comm, model);
-    Trainer trainer(config, comm, model, log, trainer_backend);
+    Trainer trainer(trainer_settings(config), comm, model, log, trainer_backend);
     TrainingState s = trainer.state();
     s.epochs_done = 2;
     s.lr = 5e-4;
@@ -716,7 +718,7 @@ struct CheckpointFixture {
         (s.best_params.size() != target.params().size() || s.best_state.size() != target.state().size()))
       throw InvalidResult("accepted best weights of the wrong size");
     CpuStepBackend trainer_backend(step_settings(config), comm, target);
-    Trainer trainer(config, comm, target, log, trainer_backend);
+    Trainer trainer(trainer_settings(config), comm, target, log, trainer_backend);
     trainer.restore(s);
   }
 };

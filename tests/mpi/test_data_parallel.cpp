@@ -31,6 +31,7 @@
 #include <sstream>
 #include <vector>
 
+#include "mnist_ddp/app/trainer_settings.hpp"
 #include "mnist_ddp/data/dataset.hpp"
 #include "mnist_ddp/data/idx.hpp"
 #include "mnist_ddp/data/sampler.hpp"
@@ -40,6 +41,7 @@
 #include "mnist_ddp/nn/spec.hpp"
 #include "mnist_ddp/train/callbacks.hpp"
 #include "mnist_ddp/train/decision.hpp"
+#include "mnist_ddp/app/trainer_settings.hpp"
 #include "mnist_ddp/cli/step_settings.hpp"
 #include "mnist_ddp/cpu/cpu_step_backend.hpp"
 #include "mnist_ddp/train/trainer.hpp"
@@ -101,7 +103,7 @@ TEST(MpiTraining, WeightsBitwiseIdenticalAfterSteps) {
   const std::vector<float> initial = model.params();
   std::ostringstream log;
   CpuStepBackend trainer_backend(step_settings(config), comm, model);
-  Trainer trainer(config, comm, model, log, trainer_backend);
+  Trainer trainer(trainer_settings(config), comm, model, log, trainer_backend);
   trainer.broadcast_weights();
   const TrainResult fit = trainer.fit(train, no_val);
 
@@ -175,7 +177,7 @@ TEST(MpiTraining, EquivalentToSingleProcessLargeBatch) {
   const std::vector<float> initial = dist_model.params();
   std::ostringstream log;
   CpuStepBackend dist_trainer_backend(step_settings(dist_config), comm, dist_model);
-  Trainer dist_trainer(dist_config, comm, dist_model, log, dist_trainer_backend);
+  Trainer dist_trainer(trainer_settings(dist_config), comm, dist_model, log, dist_trainer_backend);
   dist_trainer.broadcast_weights();
   const TrainResult dist_fit = dist_trainer.fit(train, no_val);
   const bool identical = identical_on_all_ranks(comm, dist_model.params().data(), dist_model.params().size());
@@ -188,7 +190,7 @@ TEST(MpiTraining, EquivalentToSingleProcessLargeBatch) {
   Model ref_model(specs, kMnistInput, global_batch);
   ref_model.initialize(config.seed);
   CpuStepBackend ref_trainer_backend(step_settings(ref_config), single, ref_model);
-  Trainer ref_trainer(ref_config, single, ref_model, log, ref_trainer_backend);
+  Trainer ref_trainer(trainer_settings(ref_config), single, ref_model, log, ref_trainer_backend);
   const TrainResult ref_fit = ref_trainer.fit(train, no_val);
 
   EXPECT_TRUE(identical);
@@ -314,7 +316,7 @@ TEST(MpiEvaluation, ShardedEqualsSingleProcess) {
   model.initialize(train_config.seed + static_cast<std::uint64_t>(comm.rank()));
   std::ostringstream log;
   CpuStepBackend trainer_backend(step_settings(train_config), comm, model);
-  Trainer trainer(train_config, comm, model, log, trainer_backend);
+  Trainer trainer(trainer_settings(train_config), comm, model, log, trainer_backend);
   trainer.broadcast_weights();
   const bool broadcast_ok = identical_on_all_ranks(comm, model.params().data(), model.params().size()) &&
                             identical_on_all_ranks(comm, model.state().data(), model.state().size());
@@ -326,12 +328,12 @@ TEST(MpiEvaluation, ShardedEqualsSingleProcess) {
     Config config = train_config;  // outlives both trainers (they keep a reference)
     config.eval_batch_size = eval_batch;
     CpuStepBackend sharded_trainer_backend(step_settings(config), comm, model);
-    Trainer sharded_trainer(config, comm, model, log, sharded_trainer_backend);
+    Trainer sharded_trainer(trainer_settings(config), comm, model, log, sharded_trainer_backend);
     const EvalResult sharded = sharded_trainer.evaluate(test);
     // The reference on every rank, locally: same model, one process.
     SingleProcessCommunicator single;
     CpuStepBackend local_backend(step_settings(config), single, model);
-    Trainer local(config, single, model, log, local_backend);
+    Trainer local(trainer_settings(config), single, model, log, local_backend);
     const EvalResult ref = local.evaluate(test);
 
     EXPECT_EQ(sharded.count, 1000);
@@ -384,7 +386,7 @@ TEST(MpiTraining, UnevenShards) {
   model.initialize(config.seed);
   std::ostringstream log;
   CpuStepBackend trainer_backend(step_settings(config), comm, model);
-  Trainer trainer(config, comm, model, log, trainer_backend);
+  Trainer trainer(trainer_settings(config), comm, model, log, trainer_backend);
   trainer.broadcast_weights();
   const TrainResult fit = trainer.fit(train, MnistSet{});
   const EvalResult result = trainer.evaluate(test);

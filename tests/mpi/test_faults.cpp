@@ -22,6 +22,7 @@
 #include <thread>
 #include <vector>
 
+#include "mnist_ddp/app/trainer_settings.hpp"
 #include "mnist_ddp/core/signals.hpp"
 #include "mnist_ddp/data/dataset.hpp"
 #include "mnist_ddp/data/idx.hpp"
@@ -29,6 +30,7 @@
 #include "mnist_ddp/dist/mpi_communicator.hpp"
 #include "mnist_ddp/nn/model.hpp"
 #include "mnist_ddp/nn/spec.hpp"
+#include "mnist_ddp/app/trainer_settings.hpp"
 #include "mnist_ddp/cli/step_settings.hpp"
 #include "mnist_ddp/cpu/cpu_step_backend.hpp"
 #include "mnist_ddp/train/trainer.hpp"
@@ -69,7 +71,7 @@ TEST(MpiFaults, SignalOnOneRankStopsEveryRankAtTheSameStep) {
     ::setenv("MNIST_DDP_FAULT_RANK", last.c_str(), 1);
     ::setenv("MNIST_DDP_FAULT_SIGNAL", "USR1", 1);
     CpuStepBackend trainer_backend(step_settings(config), comm, model);
-    Trainer trainer(config, comm, model, log, trainer_backend);
+    Trainer trainer(trainer_settings(config), comm, model, log, trainer_backend);
     ::unsetenv("MNIST_DDP_FAULT_AFTER_STEPS");
     ::unsetenv("MNIST_DDP_FAULT_RANK");
     ::unsetenv("MNIST_DDP_FAULT_SIGNAL");
@@ -107,7 +109,7 @@ TEST(MpiFaults, NonFiniteLossIsANumericalFaultOnEveryRank) {
   model.initialize(config.seed);
   std::ostringstream log;
   CpuStepBackend trainer_backend(step_settings(config), comm, model);
-  Trainer trainer(config, comm, model, log, trainer_backend);
+  Trainer trainer(trainer_settings(config), comm, model, log, trainer_backend);
   trainer.broadcast_weights();
   std::string what;
   try {

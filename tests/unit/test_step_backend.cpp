@@ -16,6 +16,7 @@
 #include <random>
 #include <sstream>
 
+#include "mnist_ddp/app/trainer_settings.hpp"
 #include "mnist_ddp/core/signals.hpp"
 #include "mnist_ddp/dist/communicator.hpp"
 #include "mnist_ddp/cpu/cpu_step_backend.hpp"
@@ -110,13 +111,13 @@ TEST(StepBackendSeam, SyncPointsEveryThreeStepsGiveTheCpuRun) {
   Model plain_model(seed_cnn(), kMnistInput, 32);
   plain_model.initialize(config.seed);
   CpuStepBackend plain_backend(step_settings(config), comm, plain_model);
-  Trainer plain(config, comm, plain_model, log, plain_backend);
+  Trainer plain(trainer_settings(config), comm, plain_model, log, plain_backend);
   const TrainResult a = plain.fit(train, val);
 
   Model model(seed_cnn(), kMnistInput, 32);
   model.initialize(config.seed);
   DeferredCpuBackend backend(config, comm, model, 3, 7);
-  Trainer deferred(config, comm, model, log, backend);
+  Trainer deferred(trainer_settings(config), comm, model, log, backend);
   const TrainResult b = deferred.fit(train, val);
 
   EXPECT_EQ(model.params(), plain_model.params());  // bitwise: the same arithmetic
@@ -152,8 +153,9 @@ TEST(StepBackendSeam, StopBetweenSyncPointsLeavesTheCpuState) {
     clear_stop_signal();
     const StopSignalHandlers handlers;
     ::setenv("MNIST_DDP_FAULT_AFTER_STEPS", "9", 1);  // SIGTERM after step 9: stop after epoch 2, step 3
-    CpuStepBackend cpu(step_settings(config), comm, model);
-    Trainer trainer(config, comm, model, log, run == 0 ? static_cast<StepBackend&>(cpu) : backend);
+    CpuStepBackend plain(step_settings(config), comm, model);
+    Trainer trainer(trainer_settings(config), comm, model, log,
+                    run == 0 ? static_cast<StepBackend&>(plain) : static_cast<StepBackend&>(backend));
     ::unsetenv("MNIST_DDP_FAULT_AFTER_STEPS");
     const TrainResult r = trainer.fit(train, val);
     clear_stop_signal();

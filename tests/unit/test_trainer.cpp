@@ -12,11 +12,13 @@
 #include <filesystem>
 #include <sstream>
 
+#include "mnist_ddp/app/trainer_settings.hpp"
 #include "mnist_ddp/core/signals.hpp"
 #include "mnist_ddp/cpu/blas.hpp"
 #include "mnist_ddp/data/dataset.hpp"
 #include "mnist_ddp/data/idx.hpp"
 #include "mnist_ddp/dist/communicator.hpp"
+#include "mnist_ddp/app/trainer_settings.hpp"
 #include "mnist_ddp/cli/step_settings.hpp"
 #include "mnist_ddp/cpu/cpu_step_backend.hpp"
 #include "mnist_ddp/train/trainer.hpp"
@@ -36,6 +38,12 @@ Config quick_config() {
   return c;
 }
 
+// Counts the epoch ends that fit() reports: where a checkpoint policy would write.
+struct EpochEndCounter final : TrainingObserver {
+  int epochs = 0;
+  void on_epoch_end(const EpochEnd&) override { ++epochs; }
+};
+
 TEST(TrainerEndToEnd, ShortRunReducesLossAndLearns) {
   const Mnist* data = real_mnist();
   if (data == nullptr) GTEST_SKIP() << "MNIST not found at " << MNIST_DDP_DATA_DIR << " (run scripts/setup.sh)";
@@ -47,8 +55,8 @@ TEST(TrainerEndToEnd, ShortRunReducesLossAndLearns) {
   Model model(seed_cnn(), kMnistInput, 250);
   model.initialize(config.seed);
   std::ostringstream log;
-  CpuStepBackend trainer_backend(step_settings(config), comm, model);
-  Trainer trainer(config, comm, model, log, trainer_backend);
+  CpuStepBackend backend(step_settings(config), comm, model);
+  Trainer trainer(trainer_settings(config), comm, model, log, backend);
 
   const EvalResult before = trainer.evaluate(test);
   const TrainResult fit = trainer.fit(split.train, split.val);
@@ -76,8 +84,8 @@ TEST(TrainerEndToEnd, SameSeedSameWeights) {
     Model model(seed_cnn(), kMnistInput, 250);
     model.initialize(config.seed);
     std::ostringstream log;
-    CpuStepBackend trainer_backend(step_settings(config), comm, model);
-    Trainer trainer(config, comm, model, log, trainer_backend);
+    CpuStepBackend backend(step_settings(config), comm, model);
+    Trainer trainer(trainer_settings(config), comm, model, log, backend);
     trainer.fit(split.train, split.val);
     if (run == 0) {
       first = model.params();
@@ -101,8 +109,8 @@ TEST(TrainerEndToEnd, EarlyStoppingRestoresBestWeights) {
   Model model(seed_cnn(), kMnistInput, 250);
   model.initialize(config.seed);
   std::ostringstream log;
-  CpuStepBackend trainer_backend(step_settings(config), comm, model);
-  Trainer trainer(config, comm, model, log, trainer_backend);
+  CpuStepBackend backend(step_settings(config), comm, model);
+  Trainer trainer(trainer_settings(config), comm, model, log, backend);
   const TrainResult fit = trainer.fit(split.train, split.val);
   ASSERT_GE(fit.best_epoch, 1);
   // The best epoch is the one with the lowest val_loss, and the final weights
@@ -138,7 +146,7 @@ TEST(TrainerFaults, StopSignalInsideAnEpochResumesBitwise) {
   std::ostringstream log;
   SingleProcessCommunicator comm;
   CpuStepBackend left_alone_backend(step_settings(config), comm, *whole);
-  Trainer left_alone(config, comm, *whole, log, left_alone_backend);
+  Trainer left_alone(trainer_settings(config), comm, *whole, log, left_alone_backend);
   const TrainResult reference = left_alone.fit(split.train, split.val);
   ASSERT_EQ(reference.preempted.signal, 0);
 
@@ -149,17 +157,17 @@ TEST(TrainerFaults, StopSignalInsideAnEpochResumesBitwise) {
   {
     const StopSignalHandlers handlers;
     ::setenv("MNIST_DDP_FAULT_AFTER_STEPS", "12", 1);
-    CpuStepBackend trainer_backend(step_settings(config), comm, *cut);
-    Trainer trainer(config, comm, *cut, log, trainer_backend);
+    CpuStepBackend backend(step_settings(config), comm, *cut);
+    Trainer trainer(trainer_settings(config), comm, *cut, log, backend);
     ::unsetenv("MNIST_DDP_FAULT_AFTER_STEPS");
-    int hooks = 0;
-    const TrainResult r = trainer.fit(split.train, split.val, [&](const TrainingState&) { ++hooks; });
+    EpochEndCounter hooks;
+    const TrainResult r = trainer.fit(split.train, split.val, {&hooks});
     EXPECT_EQ(r.preempted.signal, SIGTERM);
     EXPECT_EQ(r.preempted.ranks, 1);
     EXPECT_EQ(r.preempted.epoch, 2);
     EXPECT_EQ(r.preempted.step, 4);
     EXPECT_EQ(r.preempted.steps, 9);
-    EXPECT_EQ(hooks, 1);  // epoch 1 only
+    EXPECT_EQ(hooks.epochs, 1);  // epoch 1 only
     stopped = trainer.state();
     clear_stop_signal();
   }
@@ -174,8 +182,8 @@ TEST(TrainerFaults, StopSignalInsideAnEpochResumesBitwise) {
   auto resumed = fresh_model();
   resumed->params() = cut->params();
   resumed->state() = cut->state();
-  CpuStepBackend trainer_backend(step_settings(config), comm, *resumed);
-  Trainer trainer(config, comm, *resumed, log, trainer_backend);
+  CpuStepBackend backend(step_settings(config), comm, *resumed);
+  Trainer trainer(trainer_settings(config), comm, *resumed, log, backend);
   trainer.restore(stopped);
   const TrainResult r = trainer.fit(split.train, split.val);
   EXPECT_EQ(r.preempted.signal, 0);
@@ -199,11 +207,11 @@ TEST(TrainerFaults, NonFiniteLossStopsBeforeAnyCheckpoint) {
   Model model(seed_cnn(), kMnistInput, 250);
   model.initialize(config.seed);
   std::ostringstream log;
-  CpuStepBackend trainer_backend(step_settings(config), comm, model);
-  Trainer trainer(config, comm, model, log, trainer_backend);
-  int hooks = 0;
+  CpuStepBackend backend(step_settings(config), comm, model);
+  Trainer trainer(trainer_settings(config), comm, model, log, backend);
+  EpochEndCounter hooks;
   try {
-    trainer.fit(split.train, split.val, [&](const TrainingState&) { ++hooks; });
+    trainer.fit(split.train, split.val, {&hooks});
     ADD_FAILURE() << "--lr 1e30 trained without a NumericalFault";
   } catch (const NumericalFault& e) {
     const std::string what = e.what();
@@ -211,7 +219,7 @@ TEST(TrainerFaults, NonFiniteLossStopsBeforeAnyCheckpoint) {
     EXPECT_NE(what.find("at epoch 1 step "), std::string::npos) << what;
     EXPECT_NE(what.find("learning rate 1e+30 too large?"), std::string::npos) << what;
   }
-  EXPECT_EQ(hooks, 0);
+  EXPECT_EQ(hooks.epochs, 0);
 }
 
 }  // namespace

@@ -4,15 +4,18 @@
 // always report a model in the same words and layout.
 #pragma once
 
+#include <memory>
 #include <ostream>
 
 #include <nlohmann/json.hpp>
 
+#include "mnist_ddp/app/device_selection.hpp"
 #include "mnist_ddp/cli/config.hpp"
 #include "mnist_ddp/data/idx.hpp"
 #include "mnist_ddp/dist/communicator.hpp"
 #include "mnist_ddp/nn/model.hpp"
-#include "mnist_ddp/train/trainer.hpp"
+#include "mnist_ddp/train/evaluation.hpp"
+#include "mnist_ddp/train/step_backend.hpp"
 
 namespace mnist_ddp {
 

@@ -53,7 +53,4 @@ class CpuStepBackend final : public StepBackend {
   ConfusionMatrix eval_confusion_;
 };
 
-// Whether every value is finite (a vectorisable test of the exponent bits).
-bool all_finite(const float* values, std::size_t count);
-
 }  // namespace mnist_ddp

@@ -13,15 +13,15 @@
 // NumericalFault before anything is written; a stop signal (core/signals.hpp)
 // on any rank ends it after that step on every rank, with the position inside
 // the epoch in state() so that a checkpoint continues the run bit for bit.
+//
+// What only watches the run (progress, messages, checkpoints) is not here but
+// in the observers given to fit() (train/training_observer.hpp).
 #pragma once
 
 #include <cstdint>
-#include <functional>
-#include <memory>
 #include <ostream>
 #include <vector>
 
-#include "mnist_ddp/cli/config.hpp"
 #include "mnist_ddp/core/check.hpp"
 #include "mnist_ddp/core/fault_injection.hpp"
 #include "mnist_ddp/data/idx.hpp"
@@ -30,8 +30,10 @@
 #include "mnist_ddp/nn/model.hpp"
 #include "mnist_ddp/nn/optimizer.hpp"
 #include "mnist_ddp/train/callbacks.hpp"
+#include "mnist_ddp/train/evaluation.hpp"
 #include "mnist_ddp/train/metrics.hpp"
 #include "mnist_ddp/train/step_backend.hpp"
+#include "mnist_ddp/train/training_observer.hpp"
 
 namespace mnist_ddp {
 
@@ -42,13 +44,6 @@ struct EpochRecord {
   double lr = 0;  // the rate used during the epoch
   double seconds = 0;
   double images_per_second = 0;
-};
-
-struct EvalResult {
-  double loss = 0;
-  double accuracy = 0;
-  std::int64_t count = 0;
-  ConfusionMatrix confusion;
 };
 
 struct TrainTimes {
@@ -110,21 +105,36 @@ struct TrainResult {
   TrainTimes times;                  // this rank's
 };
 
+// What the training loop reads of the configuration (app/trainer_settings.hpp
+// makes it from the command line's Config).
+struct TrainerSettings {
+  int epochs = 10;
+  int batch_size = 64;                    // per rank
+  int eval_batch_size = 500;              // per rank, for validation (and evaluate())
+  double lr = 1e-3;                       // the initial learning rate
+  OptimizerHyper optimizer;               // kind and SGD momentum from the command line
+  bool augment = true;
+  std::int64_t precise_bn_images = 4096;  // per rank; 0: Keras's moving averages
+  EarlyStoppingConfig early_stopping;
+  ReduceLrConfig reduce_lr;
+  std::uint64_t seed = 42;
+};
+
 class Trainer {
  public:
   // The model must have been built with max_batch >= max(batch_size, eval_batch_size).
   // The arithmetic runs on `backend` (train/step_backend.hpp: the CPU's or the
-  // GPU's, which must outlive the trainer). `model` stays the host copy of the weights.
-  Trainer(const Config& config, Communicator& comm, Model& model, std::ostream& log, StepBackend& backend);
-
-  // Called on every rank after each epoch with the state to checkpoint.
-  using EpochHook = std::function<void(const TrainingState&)>;
+  // GPU's), which must outlive the trainer; `model` stays the host copy of the
+  // weights either way. Nothing is printed to `log` by the loop itself (the
+  // observers print); it is kept for the trainer's own notes.
+  Trainer(const TrainerSettings& settings, Communicator& comm, Model& model, std::ostream& log, StepBackend& backend);
 
   // Trains on `train`, validating on `val` (may be empty: then callbacks are
-  // skipped), from the restored state if restore() was called. Returns early,
-  // with result.preempted set, when a stop signal was received on any rank
-  // (polled at every step). Throws NumericalFault on a non-finite value.
-  TrainResult fit(const MnistSet& train, const MnistSet& val, const EpochHook& after_epoch = {});
+  // skipped), from the restored state if restore() was called, telling
+  // `observers` (in this order) what happens. Returns early, with
+  // result.preempted set, when a stop signal was received on any rank (polled
+  // at every step). Throws NumericalFault on a non-finite value.
+  TrainResult fit(const MnistSet& train, const MnistSet& val, const std::vector<TrainingObserver*>& observers = {});
 
   // The state after the last completed epoch, or after the last step when a
   // signal stopped training (optimizer slots included).
@@ -132,22 +142,39 @@ class Trainer {
   // Continue from a checkpoint: the model's weights must be loaded separately.
   void restore(const TrainingState& state);
 
-  // Sharded evaluation of `set` (inference mode), reduced over the ranks.
+  // Sharded evaluation of `set` (train/evaluation.hpp), its time counted in the times.
   EvalResult evaluate(const MnistSet& set);
 
   // Makes every rank's weights and state rank 0's.
   void broadcast_weights();
 
  private:
+  struct Run;        // one fit(): its sampler, observers, result and totals
+  struct EpochRun;   // one epoch of it: the start, the carried time and the running sums
+  struct StepOutcome;
+
+  // Before the first step: each rank's resumed BatchNorm state, the upload, the position check.
+  void begin_fit(Run& run);
+  EpochRun begin_epoch(Run& run, int epoch);
+  // One training step, the loss and stop signals agreed by all ranks.
+  StepOutcome train_step(Run& run, EpochRun& e, std::int64_t step);
+  // A stop signal after `step`: the position and partial metrics into state_.
+  void stop_after(Run& run, EpochRun& e, std::int64_t step, const StepOutcome& outcome);
+  // The epoch's reduction, precise BatchNorm, validation and decisions; true: EarlyStopping stops.
+  bool end_epoch(Run& run, EpochRun& e);
+  // The epoch's metrics over all ranks and the averaged BatchNorm statistics.
+  EpochRecord reduce_epoch(Run& run, EpochRun& e);
+  // The best weights restored (if asked), the result completed.
+  void finish(Run& run);
   // Precise BatchNorm: moving statistics := mean of the batch statistics over
-  // the first config.precise_bn_images samples of this epoch's shard order.
+  // the first settings.precise_bn_images samples of this epoch's shard order.
   void recompute_batchnorm_statistics(const MnistSet& train, const ShardSampler& sampler);
   // Collective: every rank's BatchNorm moving statistics into state_.rank_states.
   void gather_rank_states();
   // Throws NumericalFault naming `what` and the position unless `finite` (no NaN or infinity in it).
   void check_finite(bool finite, const char* what, int epoch, std::int64_t step, double lr) const;
 
-  const Config& config_;
+  const TrainerSettings settings_;
   Communicator& comm_;
   Model& model_;
   std::ostream& log_;
