@@ -15,7 +15,7 @@
 #include "mnist_ddp/app/run.hpp"
 #include "mnist_ddp/app/commands.hpp"
 #include "mnist_ddp/app/device_selection.hpp"
-#include "mnist_ddp/app/trainer_settings.hpp"
+#include "mnist_ddp/cli/trainer_settings.hpp"
 
 #include <algorithm>
 #include <cmath>

@@ -41,7 +41,7 @@
 
 #include "fuzz/mutator.hpp"
 #include "mnist_ddp/cli/checkpoint_settings.hpp"
-#include "mnist_ddp/app/trainer_settings.hpp"
+#include "mnist_ddp/cli/trainer_settings.hpp"
 #include "mnist_ddp/cli/config.hpp"
 #include "mnist_ddp/core/check.hpp"
 #include "mnist_ddp/data/idx.hpp"
@@ -51,7 +51,7 @@
 #include "mnist_ddp/io/keras_h5.hpp"
 #include "mnist_ddp/nn/model.hpp"
 #include "mnist_ddp/nn/spec.hpp"
-#include "mnist_ddp/app/trainer_settings.hpp"
+#include "mnist_ddp/cli/trainer_settings.hpp"
 #include "mnist_ddp/cli/step_settings.hpp"
 #include "mnist_ddp/cpu/cpu_step_backend.hpp"
 #include "mnist_ddp/train/trainer.hpp"

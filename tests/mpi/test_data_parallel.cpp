@@ -31,7 +31,7 @@
 #include <sstream>
 #include <vector>
 
-#include "mnist_ddp/app/trainer_settings.hpp"
+#include "mnist_ddp/cli/trainer_settings.hpp"
 #include "mnist_ddp/data/dataset.hpp"
 #include "mnist_ddp/data/idx.hpp"
 #include "mnist_ddp/data/sampler.hpp"
@@ -41,7 +41,7 @@
 #include "mnist_ddp/nn/spec.hpp"
 #include "mnist_ddp/train/callbacks.hpp"
 #include "mnist_ddp/train/decision.hpp"
-#include "mnist_ddp/app/trainer_settings.hpp"
+#include "mnist_ddp/cli/trainer_settings.hpp"
 #include "mnist_ddp/cli/step_settings.hpp"
 #include "mnist_ddp/cpu/cpu_step_backend.hpp"
 #include "mnist_ddp/train/trainer.hpp"

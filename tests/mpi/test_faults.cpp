@@ -22,7 +22,7 @@
 #include <thread>
 #include <vector>
 
-#include "mnist_ddp/app/trainer_settings.hpp"
+#include "mnist_ddp/cli/trainer_settings.hpp"
 #include "mnist_ddp/core/signals.hpp"
 #include "mnist_ddp/data/dataset.hpp"
 #include "mnist_ddp/data/idx.hpp"
@@ -30,7 +30,7 @@
 #include "mnist_ddp/dist/mpi_communicator.hpp"
 #include "mnist_ddp/nn/model.hpp"
 #include "mnist_ddp/nn/spec.hpp"
-#include "mnist_ddp/app/trainer_settings.hpp"
+#include "mnist_ddp/cli/trainer_settings.hpp"
 #include "mnist_ddp/cli/step_settings.hpp"
 #include "mnist_ddp/cpu/cpu_step_backend.hpp"
 #include "mnist_ddp/train/trainer.hpp"

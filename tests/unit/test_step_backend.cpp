@@ -16,7 +16,7 @@
 #include <random>
 #include <sstream>
 
-#include "mnist_ddp/app/trainer_settings.hpp"
+#include "mnist_ddp/cli/trainer_settings.hpp"
 #include "mnist_ddp/core/signals.hpp"
 #include "mnist_ddp/dist/communicator.hpp"
 #include "mnist_ddp/cpu/cpu_step_backend.hpp"

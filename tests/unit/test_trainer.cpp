@@ -12,13 +12,13 @@
 #include <filesystem>
 #include <sstream>
 
-#include "mnist_ddp/app/trainer_settings.hpp"
+#include "mnist_ddp/cli/trainer_settings.hpp"
 #include "mnist_ddp/core/signals.hpp"
 #include "mnist_ddp/cpu/blas.hpp"
 #include "mnist_ddp/data/dataset.hpp"
 #include "mnist_ddp/data/idx.hpp"
 #include "mnist_ddp/dist/communicator.hpp"
-#include "mnist_ddp/app/trainer_settings.hpp"
+#include "mnist_ddp/cli/trainer_settings.hpp"
 #include "mnist_ddp/cli/step_settings.hpp"
 #include "mnist_ddp/cpu/cpu_step_backend.hpp"
 #include "mnist_ddp/train/trainer.hpp"

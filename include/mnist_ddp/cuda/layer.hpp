@@ -21,21 +21,13 @@
 
 namespace mnist_ddp::cuda {
 
-class CudaLayer {
+class CudaLayer : public LaidOutLayer {
  public:
-  // Name, shapes and buffer slice sizes come from the model's layout (nn/model_layout.hpp).
-  CudaLayer(const LayerLayout& layout, CudaContext& ctx) : layout_(layout), ctx_(ctx) {}
+  // Name, shapes and buffer slice sizes come from the model's layout (nn/layer.hpp's LaidOutLayer).
+  CudaLayer(const LayerLayout& layout, CudaContext& ctx) : LaidOutLayer(layout), ctx_(ctx) {}
   virtual ~CudaLayer() = default;
-  CudaLayer(const CudaLayer&) = delete;
-  CudaLayer& operator=(const CudaLayer&) = delete;
-
-  const std::string& name() const { return layout_.name; }
-  Shape3 input_shape() const { return layout_.input; }
-  Shape3 output_shape() const { return layout_.output; }
   virtual LayerKind kind() const = 0;
 
-  std::size_t param_count() const { return layout_.param_count; }
-  std::size_t state_count() const { return layout_.state_count; }
   // Points the layer at its slices of the model's flat device buffers.
   virtual void bind(float* /*params*/, float* /*grads*/, float* /*state*/) {}
   // Device scratch and workspace for up to `max_batch` samples; chooses algorithms.
@@ -55,7 +47,6 @@ class CudaLayer {
   cudaStream_t stream() const { return ctx_.stream(); }
 
  private:
-  LayerLayout layout_;
   CudaContext& ctx_;
 };
 

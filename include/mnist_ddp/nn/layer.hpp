@@ -55,21 +55,33 @@ inline Activation layer_activation(const LayerSpec& spec) {
   return spec.activation == Activation::kSoftmax ? Activation::kLinear : spec.activation;
 }
 
-class Layer {
+// What a layer's entry in the model's layout fixes, for the CPU and the GPU
+// layers alike: its name, shapes and buffer slice sizes (model_layout.hpp).
+class LaidOutLayer {
  public:
-  // Name, shapes and buffer slice sizes come from the model's layout (model_layout.hpp).
-  explicit Layer(const LayerLayout& layout) : layout_(layout) {}
-  virtual ~Layer() = default;
-  Layer(const Layer&) = delete;
-  Layer& operator=(const Layer&) = delete;
+  explicit LaidOutLayer(const LayerLayout& layout) : layout_(layout) {}
+  LaidOutLayer(const LaidOutLayer&) = delete;
+  LaidOutLayer& operator=(const LaidOutLayer&) = delete;
 
   const std::string& name() const { return layout_.name; }
   Shape3 input_shape() const { return layout_.input; }
   Shape3 output_shape() const { return layout_.output; }
-  virtual LayerKind kind() const = 0;
-
   std::size_t param_count() const { return layout_.param_count; }
   std::size_t state_count() const { return layout_.state_count; }
+
+ protected:
+  ~LaidOutLayer() = default;
+
+ private:
+  LayerLayout layout_;
+};
+
+class Layer : public LaidOutLayer {
+ public:
+  explicit Layer(const LayerLayout& layout) : LaidOutLayer(layout) {}
+  virtual ~Layer() = default;
+  virtual LayerKind kind() const = 0;
+
   // Points the layer at its slices of the flat buffers.
   virtual void bind(float* /*params*/, float* /*grads*/, float* /*state*/) {}
   // Keras initial values (Glorot-uniform kernels from (seed, layer_index), zero biases,
@@ -84,9 +96,6 @@ class Layer {
   // x, y: this layer's input and output from the last forward; dy: (n, out), may be
   // overwritten; dx: (n, in) or null (first layer).
   virtual void backward(const float* x, const float* y, float* dy, float* dx, int n) = 0;
-
- private:
-  LayerLayout layout_;
 };
 
 // Builds the CPU layer of a model's layout entry, or of a spec applied to `in`

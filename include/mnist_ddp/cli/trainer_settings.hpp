@@ -1,6 +1,6 @@
 // trainer_settings.hpp — the command line's Config, narrowed to what the
 // training loop reads (train/trainer.hpp), so that train/ does not depend on
-// cli/. Header-only: the unit tests, which do not link app/, use it too.
+// cli/. Header-only, beside step_settings and checkpoint_settings.
 #pragma once
 
 #include "mnist_ddp/cli/config.hpp"
