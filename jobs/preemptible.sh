@@ -35,11 +35,11 @@
 # other nodes fail on the broken connection, or their watchdog after
 # --comm-timeout), the script waits up to NODE_LOSS_WAIT seconds (default
 # SlurmdTimeout + 30) for Slurm to mark that node DOWN or not responding, says
-# which node was lost, and requeues the job: its next start runs on the nodes
-# that remain (a job asked for with --nodes=MIN-MAX gets fewer nodes and ranks)
-# and continues from the last checkpoint (--resume auto, on another rank count
-# from a checkpoint at an epoch end). Slurm itself requeues a --requeue job
-# whose node fails while the batch script runs; either way the job id stays.
+# which node was lost, and requeues the job: its next start runs on nodes that
+# remain (as many as it asked for: Slurm does not shrink a requeued job) and
+# continues from the last checkpoint (--resume auto). Slurm itself requeues a
+# --requeue job whose node it marks DOWN while the batch script runs (state
+# NODE_FAIL); either way the job keeps its id, run directory and log.
 #
 # Variables read: MPI_LAUNCHER (srun | mpirun, default srun), SRUN_MPI (default
 # pmix), SRUN_EXTRA / MPIRUN_EXTRA (more launcher options, split on blanks),

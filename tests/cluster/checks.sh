@@ -21,7 +21,7 @@
 #      the job is aborted.
 #   4. a node lost mid-training (all its processes killed; its link down): the
 #      step fails within a bounded time, the job is requeued, runs again on the
-#      two nodes left with 2 ranks, resumes from the checkpoint and completes.
+#      nodes that remain (node1, node3), resumes from the checkpoint, completes.
 #   5. the scaling sweep (jobs/scaling_sweep.sbatch) in a 2-node allocation:
 #      its CSV has the node count of each run (2 ranks: 1 node; 4 ranks: 2).
 set -uo pipefail
@@ -162,7 +162,12 @@ acc_close() {  # acc_close A B: the two accuracies within 0.02
   "$python" -c "import sys; sys.exit(0 if abs(float('$1') - float('$2')) <= 0.02 else 1)"
 }
 
+# MNIST_CLUSTER_CHECKS (default "1 2 3 4 5") picks the checks to run, for work on one of them.
+want() { [[ " ${MNIST_CLUSTER_CHECKS:-1 2 3 4 5} " == *" $1 "* ]]; }
+printf 'node2 slots=2\nnode3 slots=2\n' >"$tmp/hostfile"
+
 # ---- 1. sbatch --nodes=2 --ntasks-per-node=2: srun --mpi=pmix across two nodes ----------
+if want 1; then
 id=$(submit two_nodes cpu_node.sbatch --nodes=2 "${train_env[@]}") || fail "sbatch refused the job"
 ok "submitted jobs/cpu_node.sbatch --nodes=2 --ntasks-per-node=2 as job $id"
 wait_job_end "$id" 300
@@ -178,8 +183,10 @@ acc1=$(accuracy_of "$log")
 check_model "$tmp/jobs/two_nodes/mnist_cnn_model.h5"
 ok "job $id: COMPLETED 0:0 on node[1-2]; ranks 0,1 on node1 and 2,3 on node2 (node-local 0,1 each); $btls; test accuracy $acc1"
 
+fi
+
 # ---- 2. mpirun --hostfile across node2 and node3, no Slurm -------------------------------
-printf 'node2 slots=2\nnode3 slots=2\n' >"$tmp/hostfile"
+if want 2; then
 mkdir -p "$tmp/mpirun"
 node_exec node2 mpirun --hostfile "$tmp/hostfile" -np 4 --mca plm_rsh_agent "$here/rsh_agent.sh" \
   "$bin" train --device cpu --threads 1 --data-dir "$data" "${train_args[@]}" --progress epoch \
@@ -188,10 +195,13 @@ node_exec node2 mpirun --hostfile "$tmp/hostfile" -np 4 --mca plm_rsh_agent "$he
 check_ranks "$tmp/mpirun/report.json" node2 node2 node3 node3
 btls=$(check_btls "$tmp/mpirun/log" node2 node3 2>&1) || fail "$tmp/mpirun/log: $btls"
 acc2=$(accuracy_of "$tmp/mpirun/log")
-acc_close "$acc1" "$acc2" || fail "mpirun's test accuracy $acc2, srun's $acc1"
+[ -z "${acc1:-}" ] || acc_close "$acc1" "$acc2" || fail "mpirun's test accuracy $acc2, srun's $acc1"
 ok "mpirun --hostfile (rsh agent: node_exec.sh): ranks 0,1 on node2, 2,3 on node3; $btls; test accuracy $acc2 (srun: $acc1)"
 
+fi
+
 # ---- 3. errors across ranks, four ranks on two nodes -------------------------------------
+if want 3; then
 # Bad input every rank finds alike (a malformed IDX file on the shared file
 # system): one message, from rank 0, exit 2 on every rank through MPI_Finalize,
 # no MPI_ABORT banner. Bad input on some ranks only (a data directory on node2's
@@ -220,65 +230,88 @@ n=$(grep -c "^mnist_ddp: error: data directory '/tmp/mnist' does not exist" <<<"
   { echo "$out" | tail -n 20; fail "a data directory on node2 only: exit $rc, message $n times (want 1-2: node3's ranks), ${secs} s, or no abort"; }
 ok "a data directory on node2's local disk only (mpirun, node2+node3): node3's ranks say so, MPI_Abort ends the job (exit $rc, ${secs} s)"
 
+fi
+
 # ---- 4. a node lost mid-training -----------------------------------------------------------
-# A job on 2-3 nodes, one rank each, 2 epochs with a checkpoint at each epoch
-# end. After epoch 1's checkpoint, node3 goes: (a) every process on it killed at
-# once (slurmd, slurmstepd, the rank); (b) its link down (all alive, unreachable;
-# the ranks' watchdog, --comm-timeout 15, ends the step). The step must fail
-# within a bounded time, the batch script name the lost node and requeue the
-# job, and its second start run on node1 and node2 (2 ranks), resume from the
-# checkpoint and complete. node3 comes back afterwards (ReturnToService=2).
+if want 4; then
+# A job on 2 nodes (node1, node2), one rank each, 2 epochs with a checkpoint at
+# each epoch end. After epoch 1's checkpoint, node2 goes: (a) every process on
+# it killed at once (slurmd, slurmstepd, the rank); (b) its link down (all
+# alive, unreachable; the ranks' watchdog, --comm-timeout 15, ends the step).
+# The step must fail within a bounded time, the job be requeued (by slurmctld
+# when it marks node2 DOWN, or by the batch script, which names the lost node),
+# start again on the nodes that remain (node1, node3), resume from the
+# checkpoint and complete. node2 comes back afterwards (ReturnToService=2).
 prefix=$(cat "$tmp/netns_prefix")
-lose_node() {  # lose_node kill|link NAME: submit, wait for the checkpoint, lose node3, check the ending
-  local how=$1 name=$2 id log t0 ended limit
-  id=$(submit "$name" cpu_node.sbatch --nodes=2-3 --ntasks-per-node=1 EPOCHS=2 TRAIN_LIMIT=1200 TEST_LIMIT=500 \
+lose_node() {  # lose_node kill|link NAME: submit, wait for the checkpoint, lose node2, check the ending
+  local how=$1 name=$2 id log t0 ended limit cause
+  id=$(submit "$name" cpu_node.sbatch --nodes=2 --ntasks-per-node=1 EPOCHS=2 TRAIN_LIMIT=1200 TEST_LIMIT=500 \
        BATCH_SIZE=32 NODE_LOSS_WAIT=60 "EXTRA_ARGS=--precise-bn 256 --no-early-stopping --comm-timeout 15") ||
     fail "sbatch refused the job"
   log=$tmp/jobs/$name.out
-  wait_for_log "$id" "^Checkpoint written to .* (epoch 1)" "$log" 300
-  [ "$(job_field "$id" NodeList)" = "node[1-3]" ] || fail "job $id runs on $(job_field "$id" NodeList), not node[1-3]"
+  # The checkpoint file, not its log line (the ranks' output reaches the log in blocks).
+  until [ -s "$tmp/jobs/$name/checkpoint.h5" ]; do
+    check_deadline "the checkpoint of job $id"
+    [ "$(job_field "$id" JobState)" = RUNNING ] || [ "$(job_field "$id" JobState)" = PENDING ] ||
+      fail "job $id ended ($(job_field "$id" JobState)) before its first checkpoint"
+    sleep 0.5
+  done
+  [ "$(job_field "$id" NodeList)" = "node[1-2]" ] || fail "job $id runs on $(job_field "$id" NodeList), not node[1-2]"
   t0=$SECONDS
   if [ "$how" = kill ]; then
     # shellcheck disable=SC2046  # a list of pids
-    kill -KILL $(ip netns pids "${prefix}_node3") 2>/dev/null
-    wait "${slurmd_pid[node3]}" 2>/dev/null
+    kill -KILL $(ip netns pids "${prefix}_node2") 2>/dev/null
+    wait "${slurmd_pid[node2]}" 2>/dev/null
     limit=60
   else
-    ip -n "${prefix}_sw" link set port3 down || fail "cannot take node3's link down"
+    ip -n "${prefix}_sw" link set port2 down || fail "cannot take node2's link down"
     limit=90
   fi
-  wait_for_log "$id" "^batch script: srun ended with exit status" "$log" $((limit + 30))
+  echo "node2 lost ($how) at $(date +%T)"
+  # The first start ends and the job is requeued (Restarts=1), by slurmctld
+  # when it marks node2 DOWN or by the batch script.
+  until [ "$(job_field "$id" Restarts)" = 1 ]; do
+    [ $((SECONDS - t0)) -le "$limit" ] || fail "job $id not requeued $limit s after node2 was lost ($(job_field "$id" JobState))"
+    check_deadline "job $id to be requeued"
+    sleep 1
+  done
   ended=$((SECONDS - t0))
-  [ "$ended" -le "$limit" ] || fail "job $id: the step took $ended s to end after node3 was lost (limit $limit s)"
-  grep -q "^batch script: srun ended with exit status [1-9]" "$log" || fail "job $id: the step did not fail"
-  wait_for_log "$id" "^batch script: lost node(s) node3 of this job" "$log" 120
-  wait_for_log "$id" "^job $id (start 2) on node\[1-2\]: 2 ranks" "$log" 240
+  grep -qE "STEP $id\.0 ON node1 CANCELLED|srun ended with exit status [1-9]|srun: error: Node failure on node2" "$log" ||
+    fail "job $id: the step did not fail"
+  grep -q "requeue job JobId=$id due to failure of node node2\|Requeuing JobId=$id" "$tmp/log/slurmctld.log" ||
+    grep -q "^batch script: lost node(s) node2" "$log" || fail "job $id: requeued, but neither slurmctld nor the batch script names node2"
+  wait_for_log "$id" "^job $id (start 2) on node\[1,3\]: 2 ranks" "$log" 240
   wait_job_end "$id" 400
   check_job_end "$id" COMPLETED 0:0
   [ "$(job_field "$id" Restarts)" = 1 ] || fail "job $id: Restarts=$(job_field "$id" Restarts), expected 1"
   grep -q "^Resumed from $tmp/jobs/$name/checkpoint.h5" "$log" || fail "job $id: the second start did not resume"
+  grep -q "^Resuming after epoch 1 " "$log" || fail "job $id: not resumed after epoch 1 (node2 lost too late?)"
   [ "$(grep -c '^Epoch 2/2 ' "$log")" -eq 1 ] || fail "job $id: epoch 2 not logged once"
   [ "$(grep -c '^Epoch 1/2 ' "$log")" -eq 1 ] || fail "job $id: epoch 1 logged again (not resumed)"
   check_model "$tmp/jobs/$name/mnist_cnn_model.h5"
-  ls "$tmp/jobs/$name"/*.tmp.* >/dev/null 2>&1 && fail "job $id: a half-written file is left: $(ls "$tmp/jobs/$name")"
-  cause=$(grep -m1 -E "no progress in a collective|Connection reset|lost node|[Nn]ode failure|error" "$log")
-  ok "node3 lost ($how) in job $id: the step failed after $ended s ('$cause'), requeued, ran again on node[1-2] with 2 ranks, resumed from epoch 1, COMPLETED 0:0, Restarts=1"
+  ! ls "$tmp/jobs/$name"/*.tmp.* >/dev/null 2>&1 || fail "job $id: a half-written file is left: $(ls "$tmp/jobs/$name")"
+  cause=$(grep -m1 -E "no progress in a collective|lost node|Node failure on node2|Connection reset|unreachable" "$log")
+  [ -n "$cause" ] || fail "job $id: no message names the cause"
+  ok "node2 lost ($how) in job $id: the step failed ('$cause') and the job was requeued $ended s later, ran again on node[1,3], resumed from epoch 1, COMPLETED 0:0, Restarts=1"
 }
-bring_back_node3() {  # a slurmd on node3 again (after a kill), its link up (after link down), idle
-  ip -n "${prefix}_sw" link set port3 up
-  if ! kill -0 "${slurmd_pid[node3]}" 2>/dev/null; then
-    "$here/node_exec.sh" node3 slurmd -D >>"$tmp/log/slurmd.node3.out" 2>&1 &
-    slurmd_pid[node3]=$!
+bring_back_node2() {  # a slurmd on node2 again (after a kill), its link up (after link down), idle
+  ip -n "${prefix}_sw" link set port2 up
+  if ! kill -0 "${slurmd_pid[node2]}" 2>/dev/null; then
+    "$here/node_exec.sh" node2 slurmd -D >>"$tmp/log/slurmd.node2.out" 2>&1 &
+    slurmd_pid[node2]=$!
   fi
-  scontrol update NodeName=node3 State=RESUME 2>/dev/null
-  wait_node_idle node3 "${slurmd_pid[node3]}" || fail "node3 did not come back: $why"
+  scontrol update NodeName=node2 State=RESUME 2>/dev/null
+  wait_node_idle node2 "${slurmd_pid[node2]}" || fail "node2 did not come back: $why"
 }
 lose_node kill lost_kill
-bring_back_node3
+bring_back_node2
 lose_node link lost_link
-bring_back_node3
+bring_back_node2
+
+fi
 
 # ---- 5. the scaling sweep in a two-node allocation ---------------------------------------
+if want 5; then
 id=$(submit sweep2 scaling_sweep.sbatch --nodes=2 --ntasks-per-node=2 --cpus-per-task=1 STEPS=3 MODES=weak "RANKS=2 4") ||
   fail "sbatch refused the sweep"
 wait_job_end "$id" 300
@@ -292,4 +325,5 @@ assert got == [(2, 1), (4, 2)], f"(ranks, nodes) {got}, expected [(2, 1), (4, 2)
 EOP
 ok "scaling sweep (job $id) in a 2-node allocation: $csv has 2 ranks on 1 node, 4 ranks on 2 nodes"
 
+fi
 echo "PASS"

@@ -180,7 +180,7 @@ wait_for_log() {  # wait_for_log ID PATTERN FILE SECONDS: until FILE has a line 
     [ $((SECONDS - start)) -lt "$limit" ] || fail "job $id: no '$pattern' in $file after $limit s"
     check_deadline "'$pattern' in $file"
     case "$(job_field "$id" JobState)" in
-      RUNNING|PENDING|CONFIGURING) ;;
+      RUNNING|PENDING|CONFIGURING|COMPLETING|REQUEUED) ;;
       *) fail "job $id ended ($(job_field "$id" JobState)) before '$pattern' appeared in $file" ;;
     esac
     sleep 0.5
