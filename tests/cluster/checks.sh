@@ -31,7 +31,8 @@ tmp=${MNIST_CLUSTER_DIR:?}
 python=/usr/bin/python3
 [ -x "$python" ] || python=$(command -v python3)
 nodes=$(grep -c ' node[0-9]*$' "$tmp/hosts")
-# Two ranks per node, one thread each.
+# Two ranks per node, one thread each (submit in slurm_lib.sh reads them).
+# shellcheck disable=SC2034
 ranks=2 threads=1
 failed=0
 # shellcheck source=../slurm/slurm_lib.sh
