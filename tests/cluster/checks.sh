@@ -302,7 +302,9 @@ bring_back_node2() {  # a slurmd on node2 again (after a kill), its link up (aft
     slurmd_pid[node2]=$!
   fi
   scontrol update NodeName=node2 State=RESUME 2>/dev/null
-  wait_node_idle node2 "${slurmd_pid[node2]}" ||
+  # Up to 2 minutes: once, node2 stayed "mixed" for over a minute after coming
+  # back (the requeued job's first allocation there still being cleaned up).
+  wait_node_idle node2 "${slurmd_pid[node2]}" || wait_node_idle node2 "${slurmd_pid[node2]}" ||
     fail "node2 did not come back: $why; $(scontrol -o show node node2); jobs: $(squeue -h -o '%i %T %N' | tr '\n' ';')"
 }
 lose_node kill lost_kill
