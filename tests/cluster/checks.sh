@@ -302,10 +302,15 @@ bring_back_node2() {  # a slurmd on node2 again (after a kill), its link up (aft
     slurmd_pid[node2]=$!
   fi
   scontrol update NodeName=node2 State=RESUME 2>/dev/null
-  # Up to 2 minutes: once, node2 stayed "mixed" for over a minute after coming
-  # back (the requeued job's first allocation there still being cleaned up).
-  wait_node_idle node2 "${slurmd_pid[node2]}" || wait_node_idle node2 "${slurmd_pid[node2]}" ||
-    fail "node2 did not come back: $why; $(scontrol -o show node node2); jobs: $(squeue -h -o '%i %T %N' | tr '\n' ';')"
+  # Idle as slurmctld's node record says (State=IDLE, nothing allocated), up to
+  # 2 minutes; sinfo's summary showed node2 "mixed" for over a minute after it
+  # came back, with CPUAlloc=0, so it is not what is asked here.
+  local start=$SECONDS
+  until scontrol -o show node node2 2>/dev/null | grep -q ' CPUAlloc=0 .* State=IDLE '; do
+    [ $((SECONDS - start)) -lt 120 ] && kill -0 "${slurmd_pid[node2]}" 2>/dev/null ||
+      fail "node2 did not come back: $(scontrol -o show node node2 | grep -o 'State=[^ ]*'); jobs: $(squeue -h -o '%i %T %N' | tr '\n' ';')"
+    sleep 1
+  done
 }
 lose_node kill lost_kill
 bring_back_node2
