@@ -30,10 +30,21 @@
 # SIGUSR1 ends that whole group with SIGTERM, and the job is requeued whatever
 # CMD's exit status; the batch script skips on its next start what was finished.
 #
+# A lost node: when the ranks fail (any status but 0, 2 or 3) and one of the
+# job's nodes stops answering (a node crash, its network down: the ranks on the
+# other nodes fail on the broken connection, or their watchdog after
+# --comm-timeout), the script waits up to NODE_LOSS_WAIT seconds (default
+# SlurmdTimeout + 30) for Slurm to mark that node DOWN or not responding, says
+# which node was lost, and requeues the job: its next start runs on nodes that
+# remain (as many as it asked for: Slurm does not shrink a requeued job) and
+# continues from the last checkpoint (--resume auto). Slurm itself requeues a
+# --requeue job whose node it marks DOWN while the batch script runs (state
+# NODE_FAIL); either way the job keeps its id, run directory and log.
+#
 # Variables read: MPI_LAUNCHER (srun | mpirun, default srun), SRUN_MPI (default
 # pmix), SRUN_EXTRA / MPIRUN_EXTRA (more launcher options, split on blanks),
-# MNIST_FORWARD (ranks | group, default ranks), MAX_REQUEUES (default 20), and
-# Slurm's SLURM_* job variables.
+# MNIST_FORWARD (ranks | group, default ranks), MAX_REQUEUES (default 20),
+# NODE_LOSS_WAIT (seconds, see above), and Slurm's SLURM_* job variables.
 
 # Launcher for one rank per task of the allocation.
 #   srun:   srun --mpi=pmix. Debian's Open MPI 4.1 is built against the same
@@ -102,6 +113,31 @@ mnist_requeue() {
   return 1
 }
 
+# The job's nodes that Slurm reports down, failing or not responding (a list, or empty).
+mnist_lost_nodes() {
+  sinfo -h -N -n "$SLURM_JOB_NODELIST" -o '%N %t' 2>/dev/null |
+    awk '$2 ~ /\*|down|fail/ {print $1}' | sort -u | paste -sd, -
+}
+
+# After a failed step: waits (NODE_LOSS_WAIT) for a lost node of this job and
+# requeues the job if there is one; returns 0 when it did.
+mnist_requeue_after_node_loss() {
+  local wait_s=${NODE_LOSS_WAIT:-} lost="" start=$SECONDS
+  if [ -z "$wait_s" ]; then
+    wait_s=$(scontrol show config 2>/dev/null | sed -n 's/^SlurmdTimeout *= *\([0-9]*\) sec.*/\1/p')
+    wait_s=$(( ${wait_s:-300} + 30 ))
+  fi
+  while :; do
+    lost=$(mnist_lost_nodes)
+    [ -n "$lost" ] && break
+    [ $((SECONDS - start)) -lt "$wait_s" ] || return 1
+    sleep 5
+  done
+  echo "batch script: lost node(s) $lost of this job (Slurm: down or not responding) after $((SECONDS - start)) s:" \
+       "requeueing to continue on the nodes that remain"
+  mnist_requeue
+}
+
 mnist_run_preemptible() {
   MNIST_STOP_SIGNAL=""
   trap 'mnist_forward_signal USR1' USR1
@@ -131,6 +167,8 @@ mnist_run_preemptible() {
     # The ranks stopped on a signal and wrote their checkpoint.
     [ "$MNIST_STOP_SIGNAL" = TERM ] && echo "batch script: the checkpoint is kept for a later --resume auto"
     mnist_requeue && return 0
+  elif [ "$rc" -ne 0 ] && [ "$rc" -ne 2 ] && [ -z "$MNIST_STOP_SIGNAL" ] && [ "${SLURM_JOB_NUM_NODES:-1}" -gt 1 ]; then
+    mnist_requeue_after_node_loss && return 0
   fi
   return "$rc"
 }

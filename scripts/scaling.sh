@@ -34,14 +34,15 @@
 #
 # CSV columns:
 #   mode,ranks,devices,threads_per_rank,batch_per_rank,global_batch,steps,
-#   images_per_second,speedup,efficiency,compute_s,communication_s,data_s,step_ms
+#   images_per_second,speedup,efficiency,compute_s,communication_s,data_s,step_ms,nodes
 # images_per_second is the program's train_images_per_second (training steps only);
 # speedup = r0 · ips(p) / ips(r0) against the smallest rank count r0 of the same mode
 # (1 by default); efficiency = speedup / p, i.e. ips(p) / (p · ips(1)) — for weak
 # scaling the per-rank throughput kept, for strong the usual speedup / p.
 # compute_s / communication_s / data_s are rank 0's time split of the run
 # (time_seconds of the report; communication includes waiting for slower ranks);
-# step_ms = 1000 × global batch / images per second.
+# step_ms = 1000 × global batch / images per second; nodes: how many nodes (host
+# names in the report) the run's ranks were on.
 # Exit status: 0, 1 when a run failed, 2 on bad arguments.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -143,7 +144,7 @@ mkdir -p "$(dirname "$out")"
   echo "# OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-(unset)}; git $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)"
   echo "# mode=$mode ranks=\"$ranks_list\" batch=${batch:-default} steps=$steps threads=${threads:-default} device=$device"
 } >"$log"
-echo "mode,ranks,devices,threads_per_rank,batch_per_rank,global_batch,steps,images_per_second,speedup,efficiency,compute_s,communication_s,data_s,step_ms" >"$out"
+echo "mode,ranks,devices,threads_per_rank,batch_per_rank,global_batch,steps,images_per_second,speedup,efficiency,compute_s,communication_s,data_s,step_ms,nodes" >"$out"
 
 failed=0
 for m in "${modes[@]}"; do

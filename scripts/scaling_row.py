@@ -5,7 +5,8 @@ One CSV row of scripts/scaling.sh from the JSON report of one run: checks the
 report ran the rank and step counts asked for, and prints mode, ranks, devices,
 threads, batch sizes, steps, images/s, the speedup and efficiency against the
 sweep's first run (BASE_RANKS, BASE_IPS; empty for the first run itself), the
-compute/communication/data seconds and the time per step in ms.
+compute/communication/data seconds, the time per step in ms and the number of
+nodes (distinct host names of the ranks in the report).
 """
 import json, sys
 r = json.load(open(sys.argv[1]))
@@ -19,5 +20,6 @@ r0, ips0 = (int(base_ranks), float(base_ips)) if base_ranks else (p, ips)
 speedup = r0 * ips / ips0
 t = r["time_seconds"]
 devices = p * threads if device == "cpu" else p
+nodes = len(set(r["ranks"]["node"]))
 print(f"{mode},{p},{devices},{threads},{b},{g},{steps},{ips:.2f},{speedup:.4f},{speedup / p:.4f},"
-      f"{t['compute']:.4f},{t['communication']:.4f},{t['data']:.4f},{1000.0 * g / ips:.3f}")
+      f"{t['compute']:.4f},{t['communication']:.4f},{t['data']:.4f},{1000.0 * g / ips:.3f},{nodes}")

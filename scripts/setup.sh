@@ -38,6 +38,9 @@ packages=(
   # Slurm and MUNGE for tests/slurm, which starts its own one-node cluster
   # (its own key, socket, ports and config): the system's daemons are not used.
   munge slurmctld slurmd slurm-client
+  # tests/cluster: network namespaces, veth links and a bridge (ip), nsenter
+  # and unshare (util-linux) for its nodes.
+  iproute2 util-linux
 )
 
 missing=()

@@ -18,6 +18,7 @@
 
 #include "mnist_ddp/core/check.hpp"
 #include "mnist_ddp/cpu/blas.hpp"
+#include "mnist_ddp/dist/agreed_input.hpp"
 #include "mnist_ddp/data/dataset.hpp"
 #include "mnist_ddp/data/idx.hpp"
 #include "mnist_ddp/io/keras_h5.hpp"
@@ -105,13 +106,16 @@ int evaluate_command(const Config& config, Communicator& comm) {
   check_outputs_writable(config, comm, false);
 
   // Only the test files: evaluate has no use for the 47 MB of training images.
-  const MnistSet all_test = load_mnist_pair(find_mnist_file(config.data_dir, "t10k-images-idx3-ubyte"),
-                                            find_mnist_file(config.data_dir, "t10k-labels-idx1-ubyte"));
-  const MnistSet test = take_first(all_test, config.test_limit);
-
+  MnistSet all_test;
   // The backends size their buffers for max(batch, eval batch), so the model must hold that many.
   Model model(seed_cnn(), kMnistInput, std::max(config.batch_size, config.eval_batch_size));
-  load_keras_h5(config.model, model);  // every rank reads the file: no broadcast of weights needed
+  // Every rank reads the files (no broadcast of weights needed): a bad one ends all ranks alike.
+  read_on_every_rank(comm, [&] {
+    all_test = load_mnist_pair(find_mnist_file(config.data_dir, "t10k-images-idx3-ubyte"),
+                               find_mnist_file(config.data_dir, "t10k-labels-idx1-ubyte"));
+    load_keras_h5(config.model, model);
+  });
+  const MnistSet test = take_first(all_test, config.test_limit);
 
   if (comm.is_root()) {
     log << "mnist_ddp evaluate: model " << config.model << ", " << test.count << " test images, " << comm.size()

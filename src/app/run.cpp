@@ -3,7 +3,9 @@
 //
 // Error policy: a usage error is found identically by every rank (they parse
 // the same argv), so each exits with code 2 after MPI_Finalize; rank 0 prints
-// it. So is a non-finite loss (NumericalFault: every rank sees the same reduced
+// it. So is bad input that every rank reads alike (a data file, the model, a
+// checkpoint: AgreedInputError, see dist/agreed_input.hpp); bad input on some
+// ranks only ends the job by MPI_Abort. So is a non-finite loss (NumericalFault: every rank sees the same reduced
 // values), which exits 1 the same way. Any other failure may hit one rank
 // only, so that rank prints it and calls MPI_Abort, which ends every rank
 // instead of leaving them blocked in the next collective; a rank that dies or
@@ -16,6 +18,8 @@
 #include "mnist_ddp/app/commands.hpp"
 #include "mnist_ddp/app/device_selection.hpp"
 #include "mnist_ddp/cli/trainer_settings.hpp"
+
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
@@ -34,6 +38,7 @@
 #include "mnist_ddp/cpu/blas.hpp"
 #include "mnist_ddp/data/dataset.hpp"
 #include "mnist_ddp/data/idx.hpp"
+#include "mnist_ddp/dist/agreed_input.hpp"
 #include "mnist_ddp/dist/mpi_communicator.hpp"
 #include "mnist_ddp/io/checkpoint.hpp"
 #include "mnist_ddp/io/checkpoint_store.hpp"
@@ -99,11 +104,12 @@ struct TrainingData {
   MnistSet test;
 };
 
-// Loads the data and checks it against the ranks and the batch size: the same
+// Collective: loads the data (a bad file: AgreedInputError where every rank
+// finds it alike) and checks it against the ranks and the batch size: the same
 // UsageError on every rank.
-TrainingData load_training_data(const Config& config, const Communicator& comm) {
+TrainingData load_training_data(const Config& config, Communicator& comm) {
   TrainingData d;
-  d.all = load_mnist(config.data_dir);
+  read_on_every_rank(comm, [&] { d.all = load_mnist(config.data_dir); });
   d.split = split_validation(take_first(d.all.train, config.train_limit), config.val_split);
   d.test = take_first(d.all.test, config.test_limit);
   const std::int64_t train = d.split.train.count;
@@ -183,9 +189,19 @@ int numerical_fault_exit(const NumericalFault& e, const Config& config, Communic
   return kExitFailure;
 }
 
-// Collective: this rank's figures of the report, gathered by rank.
+// This machine's host name (the node a rank runs on).
+std::string host_name() {
+  char name[256] = {};
+  if (::gethostname(name, sizeof name - 1) != 0) return "unknown";
+  return name;
+}
+
+// Collective: this rank's figures of the report, gathered by rank: its node
+// (host name) and node-local rank, its shard and times.
 nlohmann::json rank_figures(Communicator& comm, const TrainResult& fit) {
-  return {{"shard_size", all_gather(comm, static_cast<double>(fit.shard_size))},
+  return {{"node", all_gather_text(comm, host_name())},
+          {"local_rank", all_gather(comm, static_cast<double>(comm.local_rank()))},
+          {"shard_size", all_gather(comm, static_cast<double>(fit.shard_size))},
           {"compute_seconds", all_gather(comm, fit.times.compute)},
           {"communication_seconds", all_gather(comm, fit.times.communication)},
           {"data_seconds", all_gather(comm, fit.times.data)}};
@@ -310,7 +326,16 @@ int run_main(int argc, char** argv) {
     // Every rank reaches the same usage error: no rank is left waiting.
     if (rank == 0) std::cerr << "mnist_ddp: error: " << e.what() << "\nTry 'mnist_ddp --help' for the options.\n";
     return kExitUsage;
+  } catch (const AgreedInputError& e) {
+    // Every rank found the same bad input: rank 0 says it once, all finalize.
+    if (rank == 0) std::cerr << "mnist_ddp: error: " << e.what() << '\n';
+    return kExitUsage;
+  } catch (const PeerInputError&) {
+    // Other ranks failed to read their input and print why; they end the job.
+    std::cerr.flush();
+    mpi.abort(kExitUsage);
   } catch (const InputError& e) {
+    // Bad input on some ranks only: this rank says so and ends the job.
     std::cerr << "mnist_ddp: error: " << e.what() << '\n';
     std::cerr.flush();
     int size = 1;

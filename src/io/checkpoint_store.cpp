@@ -2,6 +2,8 @@
 // of checkpoint for --resume (include/mnist_ddp/io/checkpoint_store.hpp).
 #include "mnist_ddp/io/checkpoint_store.hpp"
 
+#include "mnist_ddp/dist/agreed_input.hpp"
+
 #include <sys/stat.h>
 
 #include <cerrno>
@@ -72,24 +74,33 @@ void CheckpointStore::resume(const std::string& resume_from, Communicator& comm,
   std::ostringstream notes;
   std::string path = resume_from;
   if (resume_from == "auto") {
-    std::int32_t choice = -1;  // -1: none, 0: path(), 1: its .prev
+    std::int32_t choice = -1;  // -1: none, 0: path(), 1: its .prev, -2: none valid (rank 0's error)
+    std::string error;
     if (root) {
-      ResumePoint r = load_newest(model, notes);
-      if (!r.path.empty()) {
-        choice = r.path == path_ ? 0 : 1;
-        restore(r.state);
+      try {
+        ResumePoint r = load_newest(model, notes);
+        if (!r.path.empty()) {
+          choice = r.path == path_ ? 0 : 1;
+          restore(r.state);
+        }
+      } catch (const InputError& e) {
+        choice = -2;
+        error = e.what();
       }
     }
     comm.broadcast(&choice, sizeof choice, 0);
     if (root) log << notes.str();
+    // Rank 0 looked for every rank: all end alike, rank 0 prints the message.
+    if (choice == -2) throw AgreedInputError(error);
     if (choice < 0) return;
     path = choice == 0 ? path_ : previous_checkpoint_path(path_);
-    if (!root) {
+    read_on_every_rank(comm, [&] {
+      if (root) return;
       std::ostringstream ignored;  // rank 0 printed the warnings
       restore(load_checkpoint(path, model, settings_, ignored));
-    }
+    });
   } else {
-    restore(load_checkpoint(path, model, settings_, notes));
+    read_on_every_rank(comm, [&] { restore(load_checkpoint(path, model, settings_, notes)); });
     if (root) log << notes.str();
   }
   if (root) log << "Resumed from " << path << '\n';

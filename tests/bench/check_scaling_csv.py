@@ -7,7 +7,7 @@ Exits non-zero on the first that fails.
 """
 import csv, sys
 expected = ("mode,ranks,devices,threads_per_rank,batch_per_rank,global_batch,steps,images_per_second,speedup,"
-            "efficiency,compute_s,communication_s,data_s,step_ms").split(",")
+            "efficiency,compute_s,communication_s,data_s,step_ms,nodes").split(",")
 with open(sys.argv[1]) as f:
     reader = csv.DictReader(f)
     assert reader.fieldnames == expected, f"columns {reader.fieldnames}"
@@ -17,6 +17,7 @@ assert shape == [("weak", 1, 8, 8), ("weak", 2, 8, 16), ("strong", 1, 8, 8), ("s
 for r in rows:
     assert int(r["steps"]) == 3, r
     assert int(r["threads_per_rank"]) == 1 and int(r["devices"]) == int(r["ranks"]), r
+    assert int(r["nodes"]) == 1, r  # one machine
     for k in ("images_per_second", "speedup", "efficiency", "compute_s", "step_ms"):
         assert float(r[k]) > 0, (k, r)
     for k in ("communication_s", "data_s"):

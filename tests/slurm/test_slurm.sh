@@ -76,43 +76,20 @@ python=$(command -v python3 || true)
 # the key directory inside it is private.
 tmp=$(mktemp -d /tmp/mnist_slurm.XXXXXX)
 chmod 755 "$tmp"
-mkdir -p "$tmp/munge" "$tmp/run" "$tmp/state" "$tmp/spool" "$tmp/log" "$tmp/jobs"
-chmod 700 "$tmp/munge"
-chmod 755 "$tmp/run"
+mkdir -p "$tmp/state" "$tmp/spool" "$tmp/log" "$tmp/jobs"
 export SLURM_CONF=$tmp/slurm.conf
 
 munged_pid="" slurmctld_pid="" slurmd_pid=""
 failed=0
-
-stop_pid() {  # stop_pid PID NAME: SIGTERM, then SIGKILL after 15 s
-  local pid=$1
-  [ -n "$pid" ] || return 0
-  kill -0 "$pid" 2>/dev/null || return 0
-  kill -TERM "$pid" 2>/dev/null
-  for _ in $(seq 30); do
-    kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; return 0; }
-    sleep 0.5
-  done
-  echo "teardown: $2 (pid $pid) ignored SIGTERM, killing it"
-  kill -KILL "$pid" 2>/dev/null
-  wait "$pid" 2>/dev/null
-}
-
-dump_logs() {
-  local f
-  for f in "$tmp"/log/slurmctld.log "$tmp"/log/slurmd.log "$tmp"/log/munged.log "$tmp"/log/jobcomp.txt "$tmp"/jobs/*.out; do
-    [ -f "$f" ] || continue
-    echo "---- last lines of $f"
-    tail -n 40 "$f"
-  done
-}
+# shellcheck source=slurm_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/slurm_lib.sh"
 
 teardown() {
   trap - EXIT INT TERM
   declare -F stop_slurm >/dev/null && stop_slurm
   stop_pid "$munged_pid" munged
   if [ "$failed" -ne 0 ] || [ -n "${KEEP_SLURM_TMP:-}" ]; then
-    dump_logs
+    dump_logs "$tmp"/log/slurmctld.log "$tmp"/log/slurmd.log "$tmp"/log/munged.log "$tmp"/log/jobcomp.txt "$tmp"/jobs/*.out
     echo "cluster files kept in $tmp"
   else
     rm -rf "$tmp"
@@ -121,31 +98,10 @@ teardown() {
 trap teardown EXIT
 trap 'failed=1; exit 1' INT TERM
 
-fail() { echo "FAIL: $*"; failed=1; exit 1; }
-# Fail (and tear down) before ctest's TIMEOUT (900 s) would kill the test and
-# leave its daemons running.
-deadline=$((SECONDS + ${MNIST_SLURM_TEST_SECONDS:-840}))
-check_deadline() {
-  [ "$SECONDS" -lt "$deadline" ] || fail "out of time (${MNIST_SLURM_TEST_SECONDS:-840} s) while waiting for $1"
-}
-ok() { echo "ok: $*"; }
+slurm_deadline "${MNIST_SLURM_TEST_SECONDS:-840}"
 
 # ---- MUNGE --------------------------------------------------------------------------
-if command -v mungekey >/dev/null 2>&1; then
-  mungekey --create --keyfile="$tmp/munge/munge.key" || fail "mungekey could not create a key"
-else
-  dd if=/dev/urandom of="$tmp/munge/munge.key" bs=1024 count=1 status=none
-fi
-chmod 400 "$tmp/munge/munge.key"
-munge_socket=$tmp/run/munge.socket
-munged --foreground --socket="$munge_socket" --key-file="$tmp/munge/munge.key" \
-       --log-file="$tmp/log/munged.log" --pid-file="$tmp/run/munged.pid" --seed-file="$tmp/munge/munged.seed" \
-       >"$tmp/log/munged.out" 2>&1 &
-munged_pid=$!
-for _ in $(seq 40); do [ -S "$munge_socket" ] && break; kill -0 "$munged_pid" 2>/dev/null || break; sleep 0.25; done
-munge --socket="$munge_socket" -n | unmunge --socket="$munge_socket" >/dev/null 2>&1 ||
-  { cat "$tmp/log/munged.out"; fail "munged did not start (credential round trip failed)"; }
-ok "munged (pid $munged_pid) on $munge_socket"
+start_munged
 
 # ---- slurm.conf ---------------------------------------------------------------------
 # This host as slurmd sees it: "NodeName=h CPUs=.. Boards=.. SocketsPerBoard=.. ...".
@@ -170,40 +126,13 @@ write_slurm_conf() {  # write_slurm_conf cgroup|plain
   fi
   cat >"$SLURM_CONF" <<EOF
 # Written by tests/slurm/test_slurm.sh: a one-node cluster on this host ($1 mode).
-ClusterName=mnisttest
+$(slurm_conf_common "$proctrack" "$task" "$gather")
 SlurmctldHost=$node(127.0.0.1)
 SlurmctldPort=$ctld_port
 SlurmdPort=$slurmd_port
-SlurmUser=root
-SlurmdUser=root
-# MUNGE on this test's own socket; cred_expire (default 120 s) is also how long a
-# requeued job waits before it may start again.
-AuthType=auth/munge
-CredType=cred/munge
-AuthInfo=socket=$munge_socket,cred_expire=10
-StateSaveLocation=$tmp/state
 SlurmdSpoolDir=$tmp/spool
-SlurmctldPidFile=$tmp/run/slurmctld.pid
 SlurmdPidFile=$tmp/run/slurmd.pid
-SlurmctldLogFile=$tmp/log/slurmctld.log
 SlurmdLogFile=$tmp/log/slurmd.log
-SlurmctldDebug=info
-SlurmdDebug=info
-MailProg=/bin/true
-ProctrackType=$proctrack
-TaskPlugin=$task
-JobAcctGatherType=$gather
-# No slurmdbd: completed jobs are recorded in a text file.
-AccountingStorageType=accounting_storage/none
-JobCompType=jobcomp/filetxt
-JobCompLoc=$tmp/log/jobcomp.txt
-SchedulerType=sched/backfill
-SelectType=select/cons_tres
-SelectTypeParameters=CR_Core
-MpiDefault=none
-ReturnToService=2
-KillWait=10
-MinJobAge=600
 $node_line NodeAddr=127.0.0.1 State=UNKNOWN
 PartitionName=cpu Nodes=$node Default=YES MaxTime=60 State=UP
 EOF
@@ -225,14 +154,6 @@ slurm_cgroup_dirs() {
 }
 cgroups_before=$(slurm_cgroup_dirs)
 
-cancel_all_jobs() {  # every job of this cluster, waiting (at most 60 s) until none is left
-  for _ in $(seq 60); do
-    scancel --quiet --full --signal=KILL --user=root 2>/dev/null
-    [ -z "$(squeue -h -o %i 2>/dev/null)" ] && return 0
-    sleep 1
-  done
-}
-
 stop_slurm() {
   if [ -n "$slurmctld_pid" ] && kill -0 "$slurmctld_pid" 2>/dev/null; then
     # A slurmstepd outlives slurmd: the jobs go first.
@@ -248,28 +169,11 @@ stop_slurm() {
 }
 
 start_slurm() {  # start_slurm MODE: returns 1 (with $why) if the node does not become idle
-  local state=""
   write_slurm_conf "$1"
-  rm -rf "$tmp/state" "$tmp/spool"
-  mkdir -p "$tmp/state" "$tmp/spool"
-  slurmctld -D -i >>"$tmp/log/slurmctld.out" 2>&1 &
-  slurmctld_pid=$!
-  for _ in $(seq 60); do
-    scontrol ping 2>/dev/null | grep -q 'is UP' && break
-    kill -0 "$slurmctld_pid" 2>/dev/null || break
-    sleep 0.5
-  done
-  scontrol ping 2>/dev/null | grep -q 'is UP' || { why="slurmctld did not come up: $(tail -n 5 "$tmp/log/slurmctld.out")"; return 1; }
+  start_slurmctld || return 1
   slurmd -D >>"$tmp/log/slurmd.out" 2>&1 &
   slurmd_pid=$!
-  for _ in $(seq 120); do
-    state=$(sinfo -h -n "$node" -o %T 2>/dev/null)
-    [ "$state" = idle ] && break
-    kill -0 "$slurmd_pid" 2>/dev/null || break
-    sleep 0.5
-  done
-  [ "$state" = idle ] || { why="node $node is '${state:-unknown}', not idle: $(grep -i error "$tmp/log/slurmd.out" | tail -n 5)"; return 1; }
-  return 0
+  wait_node_idle "$node" "$slurmd_pid"
 }
 
 # Two ranks of half the cores each (one rank, all cores, on a one-core machine).
@@ -312,62 +216,6 @@ else
 fi
 ok "slurmctld (pid $slurmctld_pid), slurmd (pid $slurmd_pid): node $node idle, $mode mode, ports $ctld_port, $slurmd_port"
 srun --mpi=list 2>&1 | grep -qw pmix || fail "srun --mpi=list does not offer pmix: $(srun --mpi=list 2>&1 | tr '\n' ' ')"
-
-# ---- helpers for jobs -----------------------------------------------------------------
-job_field() {  # job_field ID FIELD: one field of `scontrol show job`
-  scontrol -o show job "$1" 2>/dev/null | tr ' ' '\n' | sed -n "s/^$2=//p" | head -n 1
-}
-
-wait_job_end() {  # wait_job_end ID SECONDS: until the job is in a final state
-  local id=$1 limit=$2 start=$SECONDS s
-  while [ $((SECONDS - start)) -lt "$limit" ]; do
-    check_deadline "job $id to end"
-    s=$(job_field "$id" JobState)
-    case "$s" in
-      COMPLETED|FAILED|CANCELLED|TIMEOUT|NODE_FAIL|PREEMPTED|OUT_OF_MEMORY|BOOT_FAIL|DEADLINE) return 0 ;;
-    esac
-    sleep 2
-  done
-  fail "job $id still '$(job_field "$id" JobState)' after $limit s"
-}
-
-submit() {  # submit NAME SCRIPT [SBATCH OPTION...] [VAR=VALUE...]: prints the job id
-  local name=$1 script=$2
-  shift 2
-  local export_list="ALL,MNIST_DDP_ROOT=$root,MNIST_DDP_BIN=$bin,DATA_DIR=$data,RUN_DIR=$tmp/jobs/$name"
-  local opts=(--job-name="$name" --partition=cpu --ntasks-per-node="$ranks" --cpus-per-task="$threads"
-              --time=00:30:00 --output="$tmp/jobs/$name.out")
-  local a
-  for a in "$@"; do
-    case "$a" in
-      --*) opts+=("$a") ;;
-      *) export_list+=",$a" ;;
-    esac
-  done
-  (cd "$tmp/jobs" && sbatch --parsable "${opts[@]}" --export="$export_list" "$root/jobs/$script")
-}
-
-wait_for_log() {  # wait_for_log ID PATTERN FILE SECONDS: until FILE has a line matching PATTERN
-  local id=$1 pattern=$2 file=$3 limit=$4 start=$SECONDS
-  until grep -q "$pattern" "$file" 2>/dev/null; do
-    [ $((SECONDS - start)) -lt "$limit" ] || fail "job $id: no '$pattern' in $file after $limit s"
-    check_deadline "'$pattern' in $file"
-    case "$(job_field "$id" JobState)" in
-      RUNNING|PENDING|CONFIGURING) ;;
-      *) fail "job $id ended ($(job_field "$id" JobState)) before '$pattern' appeared in $file" ;;
-    esac
-    sleep 0.5
-  done
-}
-
-accuracy_of() {  # the test accuracy in a log, e.g. 0.8810
-  sed -n 's/^Test loss: .* - test accuracy: \([0-9.]*\) .*/\1/p' "$1" | tail -n 1
-}
-
-check_model() {  # check_model FILE: exists and starts with the HDF5 signature
-  [ -s "$1" ] || fail "no model file $1"
-  [ "$(head -c 8 "$1" | od -An -tx1 | tr -d ' \n')" = 894844460d0a1a0a ] || fail "$1 is not an HDF5 file"
-}
 
 # ---- 1. the CPU job -----------------------------------------------------------------
 id=$(submit basic cpu_node.sbatch EPOCHS=1 TRAIN_LIMIT=3000 TEST_LIMIT=1000) || fail "sbatch refused the job"

@@ -55,6 +55,8 @@ class SingleProcessCommunicator final : public Communicator {
 
 }  // namespace mnist_ddp
 
+#include <algorithm>
+#include <string>
 #include <vector>
 
 namespace mnist_ddp {
@@ -65,6 +67,23 @@ inline std::vector<double> all_gather(Communicator& comm, double value) {
   slots[comm.rank()] = value;
   comm.allreduce_sum(slots.data(), slots.size());
   return slots;
+}
+
+// Collective: every rank's `text` (its first `max_chars` characters, e.g. a host
+// name), indexed by rank, on every rank: each rank fills its slot, the sum of
+// the zero-filled slots is the concatenation.
+inline std::vector<std::string> all_gather_text(Communicator& comm, const std::string& text,
+                                                std::size_t max_chars = 64) {
+  std::vector<std::int64_t> slots(static_cast<std::size_t>(comm.size()) * max_chars, 0);
+  const std::size_t n = std::min(text.size(), max_chars);
+  for (std::size_t i = 0; i < n; ++i)
+    slots[static_cast<std::size_t>(comm.rank()) * max_chars + i] = static_cast<unsigned char>(text[i]);
+  comm.allreduce_sum(slots.data(), slots.size());
+  std::vector<std::string> out(static_cast<std::size_t>(comm.size()));
+  for (std::size_t r = 0; r < out.size(); ++r)
+    for (std::size_t i = 0; i < max_chars && slots[r * max_chars + i] != 0; ++i)
+      out[r] += static_cast<char>(slots[r * max_chars + i]);
+  return out;
 }
 
 }  // namespace mnist_ddp
