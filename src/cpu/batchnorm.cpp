@@ -38,7 +38,7 @@ std::vector<double> channel_sums(std::size_t rows, int c, F f) {
 
 BatchNormCpu::BatchNormCpu(const LayerLayout& layout)
     : Layer(layout), c_(layout.input.c), eps_(layout.spec.epsilon), momentum_(layout.spec.momentum),
-      mean_(layout.input.c), invstd_(layout.input.c) {}
+      mean_(layout.input.c), invstd_(layout.input.c), var_(layout.input.c) {}
 
 void BatchNormCpu::bind(float* params, float* grads, float* state) {
   gamma_ = params;
@@ -86,6 +86,7 @@ void BatchNormCpu::forward(const float* x, float* y, int n, const ForwardContext
     for (int j = 0; j < c; ++j) {
       const double var = std::max(0.0, sums[c + j] / static_cast<double>(rows) - mean[j] * mean[j]);
       mean_[j] = static_cast<float>(mean[j]);
+      var_[j] = static_cast<float>(var);
       invstd_[j] = static_cast<float>(1.0 / std::sqrt(var + eps_));
       moving_mean_[j] = moving_average(moving_mean_[j], mean_[j], momentum);
       moving_var_[j] = moving_average(moving_var_[j], static_cast<float>(var), momentum);
@@ -129,6 +130,13 @@ void BatchNormCpu::backward(const float* x, const float*, float* dy, float* dx, 
 #pragma omp parallel for schedule(static)
     for (std::size_t r = 0; r < rows; ++r)
       for (int j = 0; j < c; ++j) dx[r * c + j] = dy[r * c + j] * gamma_[j] * inv[j];
+    return;
+  }
+  if (dx != nullptr && input_shape().h * input_shape().w > 1) {
+    BatchNormBackwardPrimitives& p = primitives_.get(n, [this](int images) {
+      return BatchNormBackwardPrimitives(images, input_shape().h, input_shape().w, c_, eps_, name());
+    });
+    p.backward(x, dy, mean_.data(), var_.data(), gamma_, beta_, dx, dgamma_, dbeta_);
     return;
   }
   // Two sums per channel: Σdy and Σdy·x̂, x̂ = (x - mean)·invstd.

@@ -10,10 +10,14 @@
 // epoch collapses. The correction fades out as steps accumulate.
 // Inference: normalise with the moving averages. Weights in Keras order:
 // gamma, beta (trainable), moving_mean, moving_variance (state).
+// The training-mode backward of a convolution output (h·w > 1) runs on oneDNN
+// (batchnorm_primitives.hpp), everything else on the layer's own loops.
 #pragma once
 
 #include <vector>
 
+#include "mnist_ddp/cpu/batchnorm_primitives.hpp"
+#include "mnist_ddp/cpu/primitive_cache.hpp"
 #include "mnist_ddp/nn/layer.hpp"
 
 namespace mnist_ddp {
@@ -33,7 +37,8 @@ class BatchNormCpu final : public Layer {
   float eps_, momentum_;
   float *gamma_ = nullptr, *beta_ = nullptr, *dgamma_ = nullptr, *dbeta_ = nullptr;
   float *moving_mean_ = nullptr, *moving_var_ = nullptr;
-  std::vector<float> mean_, invstd_;  // (c) of the last training batch
+  std::vector<float> mean_, invstd_, var_;  // (c) of the last training batch; var_ biased
+  PrimitiveCache<BatchNormBackwardPrimitives> primitives_;
   bool last_training_ = false;        // mode of the last forward, which backward differentiates
 };
 
