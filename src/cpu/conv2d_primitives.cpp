@@ -1,6 +1,7 @@
 // conv2d_primitives.cpp — Conv2D forward, backward-data and backward-weights on oneDNN.
 #include "mnist_ddp/cpu/conv2d_primitives.hpp"
 
+#include "mnist_ddp/core/check.hpp"
 #include "mnist_ddp/cpu/dnnl_context.hpp"
 #include "mnist_ddp/cpu/dnnl_info.hpp"
 
@@ -85,6 +86,7 @@ void ConvPrimitives::backward(const float* x, const float* dy, float* dw, float*
     dnnl_execute(dnnl::reorder(pd), pd, {{DNNL_ARG_FROM, dw_prim_}, {DNNL_ARG_TO, dw_user}});
   }
   if (dx == nullptr) return;
+  MNIST_ASSERT(w_last_ != nullptr, "Conv2D backward before a forward of " << n_ << " images");
   if (!bwd_d_) create_backward_data();
   // The kernel as the last forward saw it: its copy in the forward's layout, when that is the one wanted.
   const memory w_user = dnnl_wrap(w_user_md_, w_last_);
