@@ -194,7 +194,8 @@ void layer_bench(benchmark::State& state, std::size_t index, bool backward) {
     if (backward) {
       std::copy(dy.begin(), dy.end(), g.begin());
       const auto t = Clock::now();
-      layer.backward(in.data(), out.data(), g.data(), dx.data(), n);
+      // The first layer gets no dx, as in the model (Conv2D then makes no backward-data primitive).
+      layer.backward(in.data(), out.data(), g.data(), index == 0 ? nullptr : dx.data(), n);
       elapsed = seconds(t);
     } else {
       const auto t = Clock::now();
