@@ -6,7 +6,6 @@
 #include <algorithm>
 
 #include "mnist_ddp/core/check.hpp"
-#include "mnist_ddp/nn/init.hpp"
 
 namespace mnist_ddp {
 
@@ -16,24 +15,6 @@ Conv2DCpu::Conv2DCpu(const LayerLayout& layout, Activation act)
       patch_(static_cast<std::size_t>(k_) * k_ * cin_) {
   MNIST_ASSERT(k_ % 2 == 1, "'same' convolution needs an odd kernel");
   MNIST_ASSERT(act == Activation::kLinear || act == Activation::kRelu, "unsupported Conv2D activation");
-}
-
-void Conv2DCpu::bind(float* params, float* grads, float*) {
-  w_ = params;
-  b_ = params + patch_ * cout_;
-  dw_ = grads;
-  db_ = grads + patch_ * cout_;
-}
-
-void Conv2DCpu::initialize(std::uint64_t seed, std::uint32_t layer_index) {
-  const double receptive = static_cast<double>(k_) * k_;
-  glorot_uniform(w_, patch_ * cout_, receptive * cin_, receptive * cout_, seed, layer_index);
-  std::fill(b_, b_ + cout_, 0.0f);
-}
-
-std::vector<WeightView> Conv2DCpu::weights() {
-  return {{"kernel", {std::size_t(k_), std::size_t(k_), std::size_t(cin_), std::size_t(cout_)}, w_, true},
-          {"bias", {std::size_t(cout_)}, b_, true}};
 }
 
 ConvPrimitives& Conv2DCpu::primitives(int n) {
@@ -46,7 +27,7 @@ ConvPrimitives& Conv2DCpu::primitives(int n) {
 void Conv2DCpu::reserve(int max_batch) { primitives(max_batch); }
 
 void Conv2DCpu::forward(const float* x, float* y, int n, const ForwardContext&) {
-  if (n > 0) primitives(n).forward(x, w_, b_, y);
+  if (n > 0) primitives(n).forward(x, weight(slot::kKernel), weight(slot::kBias), y);
 }
 
 void Conv2DCpu::backward(const float* x, const float* y, float* dy, float* dx, int n) {
@@ -56,7 +37,7 @@ void Conv2DCpu::backward(const float* x, const float* y, float* dy, float* dx, i
 #pragma omp parallel for schedule(static)
     for (std::ptrdiff_t i = 0; i < count; ++i) dy[i] = y[i] > 0.0f ? dy[i] : 0.0f;
   }
-  primitives(n).backward(x, dy, dw_, db_, dx);
+  primitives(n).backward(x, dy, weight_grad(slot::kKernel), weight_grad(slot::kBias), dx);
 }
 
 }  // namespace mnist_ddp
