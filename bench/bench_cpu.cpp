@@ -13,7 +13,8 @@
 // `%_of_sgemm`, their rate over the sgemm ceiling, which is measured once per process
 // (best of several 1024³ products on the same threads) and printed as `sgemm_GFLOP/s`.
 // Threads: MNIST_DDP_THREADS (default: all cores). The BLAS and the kernel that ran
-// (OPENBLAS_CORETYPE decides it) are in the context ("blas").
+// (OPENBLAS_CORETYPE decides it) are in the context ("blas"); oneDNN's version and
+// ISA ("onednn") and each primitive's implementation ("onednn_primitives") too.
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
@@ -28,6 +29,7 @@
 #include "counters.hpp"
 #include "layer_flops.hpp"
 #include "mnist_ddp/cpu/blas.hpp"
+#include "mnist_ddp/cpu/dnnl_info.hpp"
 #include "mnist_ddp/data/augment.hpp"
 #include "mnist_ddp/nn/loss.hpp"
 #include "mnist_ddp/nn/model.hpp"
@@ -192,7 +194,8 @@ void layer_bench(benchmark::State& state, std::size_t index, bool backward) {
     if (backward) {
       std::copy(dy.begin(), dy.end(), g.begin());
       const auto t = Clock::now();
-      layer.backward(in.data(), out.data(), g.data(), dx.data(), n);
+      // The first layer gets no dx, as in the model (Conv2D then makes no backward-data primitive).
+      layer.backward(in.data(), out.data(), g.data(), index == 0 ? nullptr : dx.data(), n);
       elapsed = seconds(t);
     } else {
       const auto t = Clock::now();
@@ -227,12 +230,27 @@ void register_layer_benchmarks() {
 
 }  // namespace
 
+// One training step of the per-layer fixture creates every oneDNN primitive the
+// rows run (backward-data only exists once a backward asked for dx); their
+// implementations go into the context ("onednn_primitives").
+void add_primitives_context() {
+  Model& model = layer_fixture().model;
+  const int n = kLayerBatch;
+  const std::vector<float> x = random_vector(static_cast<std::size_t>(n) * 784, 5);
+  std::vector<float> dlogits = random_vector(static_cast<std::size_t>(n) * 10, 6);
+  ForwardContext ctx{true, 1, 0, layer_fixture().ids.data()};
+  model.forward(x.data(), n, ctx);
+  model.backward(dlogits.data(), n);
+  benchmark::AddCustomContext("onednn_primitives", dnnl_primitives_description());
+}
+
 // Before Google Benchmark starts: threads, and the BLAS kernel in the context
 // that heads the output (and the JSON file).
 void init_bench_context() {
   const char* env = std::getenv("MNIST_DDP_THREADS");
   set_cpu_threads(env ? std::atoi(env) : 0);
   benchmark::AddCustomContext("blas", blas_description());
+  benchmark::AddCustomContext("onednn", dnnl_description());
   benchmark::AddCustomContext("threads", std::to_string(cpu_threads()));
   benchmark::AddCustomContext("layer_batch", std::to_string(kLayerBatch));
   const char* coretype = std::getenv("OPENBLAS_CORETYPE");
@@ -244,6 +262,7 @@ void init_bench_context() {
 int main(int argc, char** argv) {
   mnist_ddp::init_bench_context();
   mnist_ddp::register_layer_benchmarks();
+  mnist_ddp::add_primitives_context();
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();

@@ -29,6 +29,7 @@ packages=(
   libboost-program-options-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libopenblas-dev
+  libdnnl-dev  # oneDNN: the CPU convolutions and pooling
   nlohmann-json3-dev
   librandom123-dev
   zlib1g-dev libpng-dev

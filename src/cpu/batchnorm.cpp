@@ -38,7 +38,7 @@ std::vector<double> channel_sums(std::size_t rows, int c, F f) {
 
 BatchNormCpu::BatchNormCpu(const LayerLayout& layout)
     : Layer(layout), c_(layout.input.c), eps_(layout.spec.epsilon), momentum_(layout.spec.momentum),
-      mean_(layout.input.c), invstd_(layout.input.c) {}
+      mean_(layout.input.c), invstd_(layout.input.c), var_(layout.input.c) {}
 
 void BatchNormCpu::forward(const float* x, float* y, int n, const ForwardContext& ctx) {
   const std::size_t rows = static_cast<std::size_t>(n) * input_shape().h * input_shape().w;
@@ -63,6 +63,7 @@ void BatchNormCpu::forward(const float* x, float* y, int n, const ForwardContext
       const double mean = sums[j] / static_cast<double>(rows);
       const double var = std::max(0.0, sums[c + j] / static_cast<double>(rows) - mean * mean);
       mean_[j] = static_cast<float>(mean);
+      var_[j] = static_cast<float>(var);
       invstd_[j] = static_cast<float>(1.0 / std::sqrt(var + eps_));
       moving_mean[j] = moving_average(moving_mean[j], mean_[j], momentum);
       moving_var[j] = moving_average(moving_var[j], static_cast<float>(var), momentum);
@@ -88,6 +89,14 @@ void BatchNormCpu::forward(const float* x, float* y, int n, const ForwardContext
 // normalised with: the batch's in training (x̂ depends on every row: the full
 // formula), the moving averages in inference (constants: y = x·scale + shift).
 void BatchNormCpu::backward(const float* x, const float*, float* dy, float* dx, int n) {
+  if (last_training_ && dx != nullptr && input_shape().h * input_shape().w > 1) {
+    BatchNormBackwardPrimitives& p = primitives_.get(n, [this](int images) {
+      return BatchNormBackwardPrimitives(images, input_shape().h, input_shape().w, c_, eps_, name());
+    });
+    p.backward(x, dy, mean_.data(), var_.data(), weight(slot::kGamma), weight(slot::kBeta), dx,
+               weight_grad(slot::kGamma), weight_grad(slot::kBeta));
+    return;
+  }
   const std::size_t rows = static_cast<std::size_t>(n) * input_shape().h * input_shape().w;
   const int c = c_;
   // Two sums per channel: Σdy (beta's gradient) and Σdy·x̂ (gamma's), x̂ = (x - mean)·invstd.

@@ -283,8 +283,8 @@ TEST(MpiDecision, RankZeroDecidesForAll) {
 // 4. Sharded evaluation reduces to exactly the single-process result.
 //
 // "Exactly" needs care: the CPU forward pass is NOT batch-invariant at the
-// last bit. OpenBLAS's sgemm (used by Conv2D via im2col and by Dense, with the
-// batch as a matrix dimension) rounds a row differently depending on the
+// last bit. OpenBLAS's sgemm (used by Dense, with the batch as a matrix
+// dimension; oneDNN's convolutions block the batch likewise) rounds a row differently depending on the
 // matrix size and the row's position in it — measured: logits move by ~3e-8
 // absolute (1 ulp-ish) between a batch of 96 and batches of 1, 7 or 40. So:
 //  - eval batch 1: every image goes through the identical sgemm calls in both

@@ -5,8 +5,8 @@
 // check of gradient_check.hpp for the input and for every parameter. Shapes are
 // small and odd on purpose (5x6 images, 7x7 pools, 9-element dropout rows) so that
 // edge handling — padding, dropped pool rows, the tail of a 4-wide random draw — is
-// exercised; one larger case per GEMM layer makes the im2col chunking and the
-// row-split sgemm actually split. The layers are built through make_cpu_layer, the
+// exercised; one larger case per layer on oneDNN or a split sgemm runs the
+// blocked and multi-threaded paths (oneDNN's kernels, the dense rows split). The layers are built through make_cpu_layer, the
 // same path the Model uses. OpenMP thread counts are set explicitly where the
 // result could depend on them.
 #include <gtest/gtest.h>
@@ -132,8 +132,8 @@ TEST(LayerConv2D, OneAndTwoThreads) {
   for (int t : {1, 2}) with_threads(t, [] { check_conv(Shape3{5, 6, 3}, 4, 3, Activation::kRelu); });
 }
 
-// 12x12x32 images need 166 KB of im2col each, so 13 images run as three chunks
-// (6 + 6 + 1) — the chunked forward and the per-thread dW partial sums.
+// 32 input channels and 13 images: oneDNN's blocked kernels with a tail block
+// of the batch, and per-thread weight-gradient partial sums on 2 threads.
 TEST(LayerConv2D, SeveralChunks) {
   GradCheckOptions opt;
   opt.max_input_probes = 40;
@@ -160,8 +160,8 @@ TEST(LayerConv2D, NullDxSameParamGradients) {
   EXPECT_EQ(b.grads, with_dx);
 }
 
-// The per-thread scratch is sized when the layer is reserved; the thread count may
-// change afterwards (set_cpu_threads) without stale partial sums or overruns.
+// The primitives are made when the layer is reserved, for the thread count then;
+// the count may change afterwards (set_cpu_threads): the layer makes new ones.
 TEST(LayerConv2D, ThreadCountChangedAfterReserve) {
   const Shape3 in{12, 12, 32};
   const int n = 13;

@@ -10,10 +10,14 @@
 // epoch collapses. The correction fades out as steps accumulate.
 // Inference: normalise with the moving averages. Weights in Keras order:
 // gamma, beta (trainable), moving_mean, moving_variance (state).
+// The training-mode backward of a convolution output (h·w > 1) runs on oneDNN
+// (batchnorm_primitives.hpp), everything else on the layer's own loops.
 #pragma once
 
 #include <vector>
 
+#include "mnist_ddp/cpu/batchnorm_primitives.hpp"
+#include "mnist_ddp/cpu/primitive_cache.hpp"
 #include "mnist_ddp/nn/layer.hpp"
 
 namespace mnist_ddp {
@@ -28,6 +32,8 @@ class BatchNormCpu final : public Layer {
   int c_;
   float eps_, momentum_;
   std::vector<float> mean_, invstd_;  // (c) the last forward normalised with: the batch's or the moving ones
+  std::vector<float> var_;            // (c) the last training batch's biased variance, for oneDNN's backward
+  PrimitiveCache<BatchNormBackwardPrimitives> primitives_;
   bool last_training_ = false;        // mode of the last forward, which backward differentiates
 };
 

@@ -1,9 +1,9 @@
-// blas.hpp — the CPU backend's matrix products and thread settings.
+// blas.hpp — the CPU backend's matrix products (the dense layers) and thread settings.
 //
-// The CPU layers parallelise with OpenMP over independent pieces (image chunks,
-// row blocks) and call single-threaded OpenBLAS sgemm inside each piece: small
-// per-image GEMMs scale poorly when OpenBLAS threads them itself, and OpenMP
-// also spreads the im2col/col2im and element-wise work.
+// The dense layers split their rows over the OpenMP threads and call
+// single-threaded OpenBLAS sgemm for each block: small GEMMs scale poorly when
+// OpenBLAS threads them itself. The OpenMP thread count is also oneDNN's (the
+// convolutions and pooling, dnnl_context.hpp).
 #pragma once
 
 #include <string>

@@ -1,10 +1,11 @@
 // maxpool.hpp — MaxPooling2D, square window = stride, 'valid' (CPU).
-// The forward pass records the winner of each window for the backward pass.
+// On oneDNN (maxpool_primitives.hpp): the forward pass records the winner of each
+// window in oneDNN's workspace for the backward pass. Primitives are created once
+// per (batch size, thread count) and kept.
 #pragma once
 
-#include <cstdint>
-#include <vector>
-
+#include "mnist_ddp/cpu/maxpool_primitives.hpp"
+#include "mnist_ddp/cpu/primitive_cache.hpp"
 #include "mnist_ddp/nn/layer.hpp"
 
 namespace mnist_ddp {
@@ -17,8 +18,9 @@ class MaxPoolCpu final : public Layer {
   void backward(const float* x, const float* y, float* dy, float* dx, int n) override;
 
  private:
+  MaxPoolPrimitives& primitives(int n);  // those for n images on the current OpenMP thread count
   int pool_;
-  std::vector<std::int32_t> argmax_;  // (n, out) index into the sample's input
+  PrimitiveCache<MaxPoolPrimitives> primitives_;
 };
 
 }  // namespace mnist_ddp

@@ -1,0 +1,54 @@
+// conv2d_primitives.hpp — the oneDNN primitives of a Conv2D layer at one batch size.
+//
+// Activations stay in the flat buffers' NHWC layout (format_tag::nhwc) and the
+// kernel in Keras's HWIO (format_tag::hwio). The primitives may prefer another
+// weight layout (format_tag::any lets oneDNN choose): forward() then reorders
+// the kernel into it — once per forward, i.e. once per training step — and
+// backward()'s data pass reuses that copy, so backward differentiates the last
+// forward with the weights as they were then. The weight gradient comes back in
+// oneDNN's layout and is reordered to HWIO. The ReLU is fused into the forward
+// pass as a post-op; its backward (dy *= y > 0) is the layer's, before backward().
+// The backward-data primitive is created on the first backward that asks for dx
+// (never for a model's first layer: oneDNN's one-input-channel case is slow).
+#pragma once
+
+#include <dnnl.hpp>
+
+#include <optional>
+#include <string>
+
+namespace mnist_ddp {
+
+struct ConvGeometry {
+  int h, w, cin, cout, k, pad;
+  bool relu;
+};
+
+class ConvPrimitives {
+ public:
+  // `name`: the layer's, for the record of what ran (dnnl_info.hpp).
+  ConvPrimitives(const ConvGeometry& g, int n, const std::string& name);
+  // y = act(conv(x, w) + b), x: (n, h, w, cin), w: HWIO, y: (n, h, w, cout).
+  void forward(const float* x, const float* w, const float* b, float* y);
+  // dw (HWIO) and db from x and dy; dx from dy when not null.
+  void backward(const float* x, const float* dy, float* dw, float* db, float* dx);
+
+ private:
+  void create_backward_data();
+  ConvGeometry g_;
+  int n_;
+  std::string name_;
+  dnnl::memory::desc x_md_, y_md_, w_user_md_, b_md_;
+  dnnl::convolution_forward::primitive_desc fwd_pd_;
+  dnnl::convolution_forward fwd_;
+  dnnl::convolution_backward_weights::primitive_desc bwd_w_pd_;
+  dnnl::convolution_backward_weights bwd_w_;
+  std::optional<dnnl::convolution_backward_data::primitive_desc> bwd_d_pd_;
+  std::optional<dnnl::convolution_backward_data> bwd_d_;
+  dnnl::memory w_fwd_;     // the kernel in the forward primitive's layout (when not HWIO)
+  dnnl::memory w_bwd_d_;   // ... in the backward-data primitive's (when not the forward's)
+  dnnl::memory dw_prim_;   // the weight gradient in the backward-weights primitive's layout
+  const float* w_last_ = nullptr;  // the user kernel of the last forward
+};
+
+}  // namespace mnist_ddp
