@@ -20,7 +20,7 @@
 #include "mnist_ddp/cpu/blas.hpp"
 #include "mnist_ddp/data/dataset.hpp"
 #include "mnist_ddp/data/idx.hpp"
-#include "mnist_ddp/io/keras_h5.hpp"
+#include "mnist_ddp/io/model_file.hpp"
 #include "mnist_ddp/io/report.hpp"
 #include "mnist_ddp/nn/loss_math.hpp"
 #include "mnist_ddp/nn/model.hpp"
@@ -111,7 +111,7 @@ int evaluate_command(const Config& config, Communicator& comm) {
 
   // The backends size their buffers for max(batch, eval batch), so the model must hold that many.
   Model model(seed_cnn(), kMnistInput, std::max(config.batch_size, config.eval_batch_size));
-  load_keras_h5(config.model, model);  // every rank reads the file: no broadcast of weights needed
+  load_model_file(config.model, model);  // every rank reads the file: no broadcast of weights needed
 
   if (comm.is_root()) {
     log << "mnist_ddp evaluate: model " << config.model << ", " << test.count << " test images, " << comm.size()
