@@ -95,10 +95,11 @@ std::string read_bytes(const std::string& path) {
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
-// Runs load_keras_h5 expecting InputError; returns its message.
+// Runs load_model_file (load_keras_h5, or load_keras_v3 for a *.keras name)
+// expecting InputError; returns its message.
 std::string load_error(const std::string& path, Model& model) {
   try {
-    load_keras_h5(path, model);
+    load_model_file(path, model);
   } catch (const InputError& e) {
     return e.what();
   } catch (const std::exception& e) {
@@ -545,17 +546,6 @@ TEST(KerasTrainingConfig, IsWrittenAsTfKeras215Does) {
 
 // ---- Keras 3 .keras (io/keras_v3) ----------------------------------------------------
 
-// Runs load_keras_v3 expecting InputError; returns its message.
-std::string load_v3_error(const std::string& path, Model& model) {
-  try {
-    load_keras_v3(path, model);
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected InputError for " << path;
-  return "";
-}
-
 TEST(KerasV3RoundTrip, WeightsAndStatsComeBackBitForBit) {
   TempDir dir;
   const std::string path = dir.file("m.keras");
@@ -603,19 +593,19 @@ TEST(KerasV3Malformed, ForeignOrDamagedFilesAreNamed) {
   model.initialize(1);
   const std::string text = dir.file("text.keras");
   write_bytes(text, "not a zip file at all, just some text");
-  EXPECT_NE(load_v3_error(text, model).find(text + ": not a zip archive"), std::string::npos);
+  EXPECT_NE(load_error(text, model).find(text + ": not a zip archive"), std::string::npos);
   const std::string h5 = dir.file("h5.keras");
   save_keras_h5(h5, model, nlohmann::json::object());
-  EXPECT_NE(load_v3_error(h5, model).find(h5 + ": not a zip archive"), std::string::npos);
+  EXPECT_NE(load_error(h5, model).find(h5 + ": not a zip archive"), std::string::npos);
   const std::string partial = dir.file("partial.keras");
   write_bytes(partial, zip_store({{"config.json", keras_v3_model_config(model).dump()}}));
-  EXPECT_NE(load_v3_error(partial, model).find(partial + ": no metadata.json in the archive"), std::string::npos);
+  EXPECT_NE(load_error(partial, model).find(partial + ": no metadata.json in the archive"), std::string::npos);
   const std::string bad_weights = dir.file("bad_weights.keras");
   write_bytes(bad_weights, zip_store({{"config.json", keras_v3_model_config(model).dump()},
                                       {"metadata.json", "{\"keras_version\": \"3.5.0\"}"},
                                       {"model.weights.h5", "\x89HDF\r\n\x1a\n garbage"}}));
-  EXPECT_NE(load_v3_error(bad_weights, model).find(bad_weights + ": model.weights.h5 is damaged"), std::string::npos);
-  EXPECT_NE(load_v3_error(dir.file("missing.keras"), model).find("cannot open"), std::string::npos);
+  EXPECT_NE(load_error(bad_weights, model).find(bad_weights + ": model.weights.h5 is damaged"), std::string::npos);
+  EXPECT_NE(load_error(dir.file("missing.keras"), model).find("cannot open"), std::string::npos);
 }
 
 TEST(KerasV3Architecture, OtherModelsAreNamedAndLeaveTheModelUnchanged) {
@@ -629,7 +619,7 @@ TEST(KerasV3Architecture, OtherModelsAreNamedAndLeaveTheModelUnchanged) {
   Model model(seed_cnn(), kMnistInput, kBatch);
   model.initialize(1);
   const std::vector<float> before = model.params();
-  const std::string msg = load_v3_error(path, model);
+  const std::string msg = load_error(path, model);
   EXPECT_NE(msg.find(path + ": layer 'conv2d' has kernel of shape (3,3,1,16), this program's model needs (3,3,1,32)"),
             std::string::npos)
       << msg;
@@ -640,9 +630,9 @@ TEST(KerasV3Architecture, OtherModelsAreNamedAndLeaveTheModelUnchanged) {
               kBatch);
   small.initialize(2);
   save_keras_v3(small_path, small);
-  EXPECT_NE(load_v3_error(small_path, model).find(small_path + ": config.json has 3 layers, this program's model has 22"),
+  EXPECT_NE(load_error(small_path, model).find(small_path + ": config.json has 3 layers, this program's model has 22"),
             std::string::npos)
-      << load_v3_error(small_path, model);
+      << load_error(small_path, model);
 }
 
 }  // namespace
