@@ -14,7 +14,6 @@
 #include <fstream>
 #include <iterator>
 #include <map>
-#include <sstream>
 
 #include "mnist_ddp/core/check.hpp"
 #include "mnist_ddp/io/atomic_file.hpp"

@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <limits>
 #include <set>
+#include <string>
+#include <vector>
 
 #include "mnist_ddp/core/check.hpp"
 
@@ -138,9 +140,10 @@ ZipEntry read_entry(const Cursor& c, const CentralRecord& r, std::uint64_t max_e
   const std::uint64_t data_at = h + kLocalHeaderBytes + r.name.size() + c.u16(h + 28);
   c.need(data_at, r.packed, entry.c_str());
   if (r.method == 0 && r.packed != r.size) throw c.bad(entry + ": stored sizes differ");
-  if (r.method == 8 && r.size > max_entry_bytes)
-    throw c.bad(entry + " declares " + std::to_string(r.size) + " bytes, more than the " +
-                std::to_string(max_entry_bytes) + " allowed");
+  // Deflate expands at most 1032:1: a larger declared size is damage, found before allocating it.
+  if (r.method == 8 && (r.size > max_entry_bytes || r.size > std::uint64_t(r.packed) * 1032 + 64))
+    throw c.bad(entry + " declares " + std::to_string(r.size) + " bytes from " + std::to_string(r.packed) +
+                " compressed (at most " + std::to_string(max_entry_bytes) + ", and deflate expands at most 1032:1)");
   ZipEntry e{r.name, r.method == 0 ? c.bytes.substr(data_at, r.size) : inflate_entry(c, r, data_at)};
   if (crc_of(e.data) != r.crc) throw c.bad(entry + ": CRC-32 mismatch (damaged file)");
   return e;

@@ -9,7 +9,8 @@
 // a CRC or size that does not match, names twice, a central directory that
 // disagrees with the local headers or lies outside the file — is InputError
 // naming the archive and what is wrong. Sizes are checked against the archive's
-// length (stored) or `max_entry_bytes` (deflated) before memory is set aside.
+// length (stored), or `max_entry_bytes` and deflate's largest ratio (1032:1,
+// deflated), before memory is set aside.
 #pragma once
 
 #include <cstdint>
