@@ -21,19 +21,13 @@ namespace mnist_ddp {
 class BatchNormCpu final : public Layer {
  public:
   explicit BatchNormCpu(const LayerLayout& layout);
-  LayerKind kind() const override { return LayerKind::kBatchNorm; }
-  void bind(float* params, float* grads, float* state) override;
-  void initialize(std::uint64_t seed, std::uint32_t layer_index) override;
-  std::vector<WeightView> weights() override;
   void forward(const float* x, float* y, int n, const ForwardContext& ctx) override;
   void backward(const float* x, const float* y, float* dy, float* dx, int n) override;
 
  private:
   int c_;
   float eps_, momentum_;
-  float *gamma_ = nullptr, *beta_ = nullptr, *dgamma_ = nullptr, *dbeta_ = nullptr;
-  float *moving_mean_ = nullptr, *moving_var_ = nullptr;
-  std::vector<float> mean_, invstd_;  // (c) of the last training batch
+  std::vector<float> mean_, invstd_;  // (c) the last forward normalised with: the batch's or the moving ones
   bool last_training_ = false;        // mode of the last forward, which backward differentiates
 };
 
