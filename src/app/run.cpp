@@ -43,7 +43,7 @@
 #include "mnist_ddp/dist/mpi_communicator.hpp"
 #include "mnist_ddp/io/checkpoint.hpp"
 #include "mnist_ddp/io/checkpoint_store.hpp"
-#include "mnist_ddp/io/keras_h5.hpp"
+#include "mnist_ddp/io/model_file.hpp"
 #include "mnist_ddp/io/report.hpp"
 #include "mnist_ddp/nn/model.hpp"
 #include "mnist_ddp/train/checkpoint_policy.hpp"
@@ -252,9 +252,10 @@ void finish_training(const Config& config, Communicator& comm, const JobSetup& j
       << " images/s\n" << std::defaultfloat << std::setprecision(6);
   if (comm.size() > 1) log << "Weights and BatchNorm statistics bitwise identical on all " << comm.size() << " ranks\n";
   const nlohmann::json report = train_report(config, comm, job, d, fit, result, std::move(ranks), model);
-  nlohmann::json info = report;
-  info["kind"] = "model";
-  save_keras_h5(config.output, model, info);
+  SavedModelInfo saved{report, trainer_settings(config).optimizer, config.lr};
+  saved.info["kind"] = "model";
+  if (!fit.history.empty()) saved.learning_rate = fit.history.back().lr;  // the rate of the last epoch
+  save_model_file(config.output, model, saved);
   log << "Model written to " << config.output << '\n';
   if (!config.report.empty()) {
     write_file_atomic(config.report, report.dump(2) + "\n");

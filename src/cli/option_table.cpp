@@ -199,7 +199,8 @@ void declare_runtime(Section s) {
 void declare_output(Section s) {
   const std::vector<ProgressMode> modes = {ProgressMode::kAuto, ProgressMode::kBar, ProgressMode::kEpoch,
                                            ProgressMode::kNone};
-  s.value("output", "FILE", field(&Config::output), non_empty_text, "/output", "where to save the trained model");
+  s.value("output", "FILE", field(&Config::output), non_empty_text, "/output",
+          "where to save the trained model: FILE.keras in Keras 3's format, any other name in Keras's HDF5 (.h5)");
   // An empty --report means no report, as in the Config, so scripts can pass "$REPORT".
   s.value("report", "FILE", field(&Config::report), any_text, "/report",
           "write a JSON run report to FILE (empty: none)");
@@ -213,7 +214,7 @@ void declare_files(Section s) {
   // --model with train is refused by parse_command_line (it needs the command).
   // Not in the report: it records the train command's settings, and train has no --model.
   s.value("model", "FILE", field(&Config::model), non_empty_text, "",
-          "evaluate, predict: the model file to read");
+          "evaluate, predict: the model file to read (.h5, or Keras 3's .keras)");
   // Empty --checkpoint / --resume mean none, as in the Config, like --report.
   s.value("checkpoint", "FILE", field(&Config::checkpoint), any_text, "/checkpoint",
           "train: write a checkpoint to FILE every --checkpoint-every epochs, at the end and when a stop "

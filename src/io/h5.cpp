@@ -91,6 +91,12 @@ bool h5_has_link(hid_t parent, const std::string& name) {
   return H5_CHECK(H5Lexists(parent, name.c_str(), H5P_DEFAULT), name) > 0;
 }
 
+bool h5_has_path(hid_t parent, const std::string& path) {
+  for (std::size_t slash = path.find('/'); slash != std::string::npos; slash = path.find('/', slash + 1))
+    if (!h5_has_link(parent, path.substr(0, slash))) return false;
+  return h5_has_link(parent, path);
+}
+
 namespace {
 
 std::vector<std::string> read_variable_strings(hid_t attr, hid_t type, hid_t space, std::size_t n,
@@ -190,6 +196,39 @@ bool h5_is_dataset(hid_t parent, const std::string& name) {
   // differs between HDF5 1.10 and 1.12 API versions.
   H5Handle obj = H5_HANDLE(H5Oopen(parent, name.c_str(), H5P_DEFAULT), H5Oclose, name);
   return H5_CHECK(H5Iget_type(obj), name) == H5I_DATASET;
+}
+
+namespace {
+
+// File access through the core driver: in memory, never written to disk. The
+// default (earliest) format, as h5py writes: H5Fget_file_image of a file open
+// in the 1.8 format gives a superblock whose checksum h5py then refuses.
+H5Handle memory_access_list(const std::string& name) {
+  H5Handle fapl = H5_HANDLE(H5Pcreate(H5P_FILE_ACCESS), H5Pclose, name);
+  H5_CHECK(H5Pset_fapl_core(fapl, 1 << 20, 0), name);
+  return fapl;
+}
+
+}  // namespace
+
+H5Handle h5_create_memory_file(const std::string& name) {
+  H5Handle fapl = memory_access_list(name);
+  return H5_HANDLE(H5Fcreate(name.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl), H5Fclose, name);
+}
+
+std::string h5_file_image(hid_t file, const std::string& name) {
+  H5_CHECK(H5Fflush(file, H5F_SCOPE_GLOBAL), name);
+  const ssize_t size = H5_CHECK(H5Fget_file_image(file, nullptr, 0), name);
+  std::string image(static_cast<std::size_t>(size), '\0');
+  H5_CHECK(H5Fget_file_image(file, image.data(), image.size()), name);
+  return image;
+}
+
+H5Handle h5_open_memory_file(const std::string& image, const std::string& name) {
+  H5Handle fapl = memory_access_list(name);
+  // H5Pset_file_image copies the buffer: the file owns its own bytes.
+  H5_CHECK(H5Pset_file_image(fapl, const_cast<char*>(image.data()), image.size()), name);
+  return H5_HANDLE(H5Fopen(name.c_str(), H5F_ACC_RDONLY, fapl), H5Fclose, name);
 }
 
 std::string shape_text(const std::vector<std::size_t>& shape) {

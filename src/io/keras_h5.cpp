@@ -36,6 +36,7 @@
 #include "mnist_ddp/core/check.hpp"
 #include "mnist_ddp/io/atomic_file.hpp"
 #include "mnist_ddp/io/h5.hpp"
+#include "mnist_ddp/io/staged_weights.hpp"
 
 namespace mnist_ddp {
 
@@ -101,12 +102,12 @@ void write_own_group(hid_t file, const std::string& path, const nlohmann::json& 
 }
 
 void write_contents(hid_t file, const std::string& path, Model& model, const nlohmann::json& info,
-                    const H5Extras& extras) {
-  // Root: what save_model_to_hdf5 writes (training_config only for compiled
-  // models; ours is not a Keras-compiled model, so it is left out).
+                    const H5Extras& extras, const nlohmann::json& training_config) {
+  // Root: what save_model_to_hdf5 writes (training_config for a compiled model).
   h5_write_string_attr(file, "keras_version", kKerasVersion);
   h5_write_string_attr(file, "backend", kBackend);
   h5_write_string_attr(file, "model_config", keras_model_config(model).dump());
+  if (!training_config.is_null()) h5_write_string_attr(file, "training_config", training_config.dump());
   write_weights(file, model);
   write_own_group(file, path, info, extras);
 }
@@ -124,7 +125,7 @@ std::string create_failure_reason(const std::string& tmp, const std::string& pat
 
 // The whole file under the name `tmp`, flushed and closed.
 void write_h5_file(const std::string& tmp, const std::string& path, Model& model, const nlohmann::json& info,
-                   const H5Extras& extras) {
+                   const H5Extras& extras, const nlohmann::json& training_config) {
   try {
     // The 1.8 file format: attributes over 64 KiB (a long training history in
     // "info") go to dense storage instead of failing; h5py reads it everywhere.
@@ -133,7 +134,7 @@ void write_h5_file(const std::string& tmp, const std::string& path, Model& model
     const hid_t raw = H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
     if (raw < 0) throw RuntimeError("cannot write '" + path + "': " + create_failure_reason(tmp, path));
     H5Handle file(raw, H5Fclose);
-    write_contents(file, path, model, info, extras);
+    write_contents(file, path, model, info, extras, training_config);
     H5_CHECK(H5Fflush(file, H5F_SCOPE_GLOBAL), "flush");
     file.close("file");
   } catch (const H5Failure& e) {
@@ -153,38 +154,6 @@ struct Reader {
   InputError bad(const std::string& what) const { return InputError(path + ": " + what); }
 };
 
-// Reads every weight into a staging copy first, so that a file that fails
-// half-way leaves the model untouched.
-struct StagedWeight {
-  float* target;
-  std::vector<float> values;
-};
-
-// One weight of `layer` from its dataset `name` (relative to the layer group `g`).
-StagedWeight read_weight(const Reader& r, hid_t g, const std::string& lname, const WeightView& view,
-                         const std::string& name) {
-  // weight_names are paths relative to the layer group (h5py resolves the '/').
-  if (!h5_has_link(g, lname) || H5_CHECK(H5Lexists(g, name.c_str(), H5P_DEFAULT), name) <= 0)
-    throw r.bad("layer '" + lname + "' lacks dataset '" + name + "'");
-  H5Handle dset = H5_HANDLE(H5Dopen2(g, name.c_str(), H5P_DEFAULT), H5Dclose, name);
-  if (h5_dataset_class(dset, name) != H5T_FLOAT)
-    throw r.bad("layer '" + lname + "' " + view.name + " is not a floating-point array");
-  const std::vector<std::size_t> shape = h5_dataset_shape(dset, name);
-  if (shape != view.shape)
-    throw r.bad("layer '" + lname + "' has " + view.name + " of shape " + shape_text(shape) +
-                ", this program's model needs " + shape_text(view.shape));
-  std::size_t count = 1;
-  for (std::size_t d : shape) count *= d;
-  StagedWeight s{view.data, std::vector<float>(count)};
-  // HDF5 converts float64 files to float here, should someone write one.
-  if (count > 0) H5_CHECK(H5Dread(dset, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, s.values.data()), name);
-  // No trained network has NaN or infinite weights; such values are damage
-  // (or a diverged run), and would only make every prediction NaN.
-  if (!std::all_of(s.values.begin(), s.values.end(), [](float v) { return std::isfinite(v); }))
-    throw r.bad("layer '" + lname + "' " + view.name + " holds NaN or infinite values (damaged file?)");
-  return s;
-}
-
 // The weights of one layer, group /model_weights/<layer>, appended to `staged`.
 void read_layer(const Reader& r, hid_t weights_group, Layer& layer, std::vector<StagedWeight>& staged) {
   const std::string& lname = layer.name();
@@ -202,7 +171,7 @@ void read_layer(const Reader& r, hid_t weights_group, Layer& layer, std::vector<
     if (names[w] != expected)
       throw r.bad("layer '" + lname + "' weight " + std::to_string(w) + " is '" + names[w] + "', expected '" +
                   expected + "'");
-    staged.push_back(read_weight(r, g, lname, weights[w], names[w]));
+    staged.push_back(read_staged_weight(r.path, g, lname, weights[w], names[w]));
   }
 }
 
@@ -268,8 +237,7 @@ void read_own_group(const Reader& r, LoadedModelFile& result) {
 void read_contents(const Reader& r, Model& model, LoadedModelFile& result) {
   std::vector<StagedWeight> staged = read_weights(r, model);
   read_own_group(r, result);
-  // Everything read and checked: only now touch the model.
-  for (auto& s : staged) std::copy(s.values.begin(), s.values.end(), s.target);
+  commit_staged_weights(staged);  // everything read and checked: only now touch the model
 }
 
 // The keys of one layer's Keras config beyond name, trainable and dtype, as
@@ -367,9 +335,11 @@ nlohmann::json keras_model_config(Model& model) {
 }
 
 
-void save_keras_h5(const std::string& path, Model& model, const nlohmann::json& info, const H5Extras& extras) {
+void save_keras_h5(const std::string& path, Model& model, const nlohmann::json& info, const H5Extras& extras,
+                   const nlohmann::json& training_config) {
   h5_silence_errors();
-  write_atomically(path, [&](const std::string& tmp) { write_h5_file(tmp, path, model, info, extras); });
+  write_atomically(path,
+                   [&](const std::string& tmp) { write_h5_file(tmp, path, model, info, extras, training_config); });
 }
 
 LoadedModelFile load_keras_h5(const std::string& path, Model& model) {

@@ -6,7 +6,9 @@
 # truncated, with a bad magic, an unsupported type, the wrong dimensions, counts
 # that disagree, a label out of range, a damaged or truncated gzip stream; model
 # files that are not HDF5, truncated, with a flipped metadata bit, with NaN
-# weights or another architecture; checkpoints damaged or with an impossible
+# weights or another architecture; Keras 3 .keras files that are not zip
+# archives, cut short, damaged (CRC), foreign, compressed with another method or
+# of another architecture; checkpoints damaged or with an impossible
 # training state. (The readers are also fuzzed: tests/fuzz.) Prints "N passed, N failed".
 set -u
 bin=$1
@@ -153,6 +155,22 @@ else
   expect 2 "$tmp/flipped.h5: damaged or truncated HDF5 file" -- evaluate --data-dir "$data" --model "$tmp/flipped.h5"
   expect 2 "$tmp/missing.h5: cannot open: No such file" -- evaluate --data-dir "$data" --model "$tmp/missing.h5"
   expect 2 "$tmp: is a directory, not a model file" -- evaluate --data-dir "$data" --model "$tmp"
+  # Keras 3 .keras files (a second short run writes one).
+  if timeout 300 "$bin" "${small[@]}" --epochs 1 --output "$tmp/good.keras" >"$tmp/train-keras.log" 2>&1; then
+    cp "$tmp/good.h5" "$tmp/h5.keras"
+    expect 2 "$tmp/h5.keras: not a zip archive" -- evaluate --data-dir "$data" --model "$tmp/h5.keras"
+    ksize=$(stat -c %s "$tmp/good.keras")
+    head -c $((ksize / 2)) "$tmp/good.keras" >"$tmp/half.keras"
+    expect 2 "$tmp/half.keras: not a zip archive \\(no end-of-central-directory record\\)" -- evaluate --data-dir "$data" --model "$tmp/half.keras"
+    cp "$tmp/good.keras" "$tmp/flipped.keras"
+    poke "$tmp/flipped.keras" $((ksize / 2)) 5a  # inside model.weights.h5's data
+    expect 2 "$tmp/flipped.keras: entry 'model.weights.h5': CRC-32 mismatch \\(damaged file\\)" -- evaluate --data-dir "$data" --model "$tmp/flipped.keras"
+    expect 2 "$tmp/missing.keras: cannot open: No such file" -- evaluate --data-dir "$data" --model "$tmp/missing.keras"
+  else
+    fail=$((fail + 1))
+    echo "FAIL: the short training run writing a .keras file failed:"
+    tail -5 "$tmp/train-keras.log" | sed 's/^/    /'
+  fi
   cp "$tmp/ck.h5" "$tmp/ck-flipped.h5"
   poke "$tmp/ck-flipped.h5" 36 ff
   expect 2 "$tmp/ck-flipped.h5: damaged or truncated HDF5 file" -- "${small[@]}" --epochs 2 --resume "$tmp/ck-flipped.h5" --output "$tmp/x.h5"
@@ -166,6 +184,12 @@ else
     expect 2 "$tmp/nan.h5: layer 'dense' bias holds NaN or infinite values" -- evaluate --data-dir "$data" --model "$tmp/nan.h5"
     expect 2 "$tmp/narrow.h5: layer 'conv2d' has kernel of shape \\(3,3,1,16\\), this program's model needs \\(3,3,1,32\\)" -- evaluate --data-dir "$data" --model "$tmp/narrow.h5"
     expect 2 "$tmp/ck-state.h5: malformed training state: epochs_done is -3" -- "${small[@]}" --epochs 2 --resume "$tmp/ck-state.h5" --output "$tmp/x.h5"
+    if [ -s "$tmp/good.keras" ]; then
+      "$py" "$(dirname "${BASH_SOURCE[0]}")/../python/h5_tools.py" keras-copies "$tmp"
+      expect 2 "$tmp/foreign.keras: no metadata.json in the archive \\(not a Keras 3 .keras file\\)" -- evaluate --data-dir "$data" --model "$tmp/foreign.keras"
+      expect 2 "$tmp/bzip2.keras: entry '[a-z.]+' uses compression method 12 \\(only stored and deflated entries are read\\)" -- evaluate --data-dir "$data" --model "$tmp/bzip2.keras"
+      expect 2 "$tmp/otherlayer.keras: config.json layer 1 is Dense 'conv2d', this program's model has Conv2D 'conv2d'" -- predict --model "$tmp/otherlayer.keras" "$tmp/notes.txt"
+    fi
   else
     echo "note: no python3 with h5py: the model-file edits that need it were not run"
   fi

@@ -1,7 +1,7 @@
 // test_fuzz_readers.cpp — randomised-mutation tests of the readers of outside files.
 //
 // Every reader of a file the user hands the program — IDX images and labels (raw
-// and gzip), the Keras model file, the checkpoint — is run on thousands of
+// and gzip), the Keras model file (.h5 and Keras 3's .keras), the checkpoint — is run on thousands of
 // seeded mutations of a valid file (mutator.hpp). Two outcomes are accepted: a
 // result that passes the format's own invariants, or mnist_ddp::InputError. Any
 // other exception, a crash, a hang, a leaked HDF5 identifier, a model changed by
@@ -49,6 +49,8 @@
 #include "mnist_ddp/io/checkpoint.hpp"
 #include "mnist_ddp/io/checkpoint_store.hpp"
 #include "mnist_ddp/io/keras_h5.hpp"
+#include "mnist_ddp/io/keras_v3.hpp"
+#include "mnist_ddp/io/zip_archive.hpp"
 #include "mnist_ddp/nn/model.hpp"
 #include "mnist_ddp/nn/spec.hpp"
 #include "mnist_ddp/cli/trainer_settings.hpp"
@@ -670,6 +672,99 @@ TEST(FuzzModelFile, DISABLED_HostileMetadataSeedCnn) {
 TEST(FuzzModelFile, SmallNetwork) { fuzz_model_file("FuzzModelFile.SmallNetwork", tiny_cnn(), scaled(3000), 4); }
 
 TEST(FuzzModelFile, SeedCnn) { fuzz_model_file("FuzzModelFile.SeedCnn", seed_cnn(), scaled(300), 3); }
+
+// ---- Keras 3 .keras files ------------------------------------------------------------
+//
+// Two kinds of case, alternating: the archive's bytes mutated (its headers are
+// the fields and hot ranges: sizes, offsets, methods, CRCs, name lengths), and
+// one JSON entry (config.json or metadata.json) mutated, then stored again
+// with a correct CRC, so that the damage gets past the zip layer to the JSON
+// and the model checks. The weights entry is left to the first kind: its CRC
+// catches random damage before HDF5 sees it (Keras 3's model.weights.h5, as
+// h5py writes it, has no metadata checksums of its own).
+
+// Where a stored archive (zip_store's) keeps its structure.
+MutationLayout zip_layout(const Bytes& b) {
+  MutationLayout l;
+  const auto u16 = [&](std::size_t at) { return std::size_t(b[at]) | std::size_t(b[at + 1]) << 8; };
+  const auto u32 = [&](std::size_t at) { return u16(at) | u16(at + 2) << 16; };
+  const std::size_t end = b.size() - 22, dir = u32(end + 16);
+  for (std::size_t at = 0; at < dir;) {  // local headers
+    l.fields.push_back({"local method", at + 8, 2, false, {0, 8, 12, 99}});
+    l.fields.push_back({"local name length", at + 26, 2, false, {}});
+    l.fields.push_back({"local extra length", at + 28, 2, false, {}});
+    l.hot.push_back({at, at + 30 + u16(at + 26)});
+    at += 30 + u16(at + 26) + u16(at + 28) + u32(at + 18);
+  }
+  for (std::size_t at = dir; at < end;) {  // central records
+    l.fields.push_back({"central flags", at + 8, 2, false, {1, 8, 0x40}});
+    l.fields.push_back({"central method", at + 10, 2, false, {0, 8, 12}});
+    l.fields.push_back({"central crc", at + 16, 4, false, {}});
+    l.fields.push_back({"central packed size", at + 20, 4, false, {}});
+    l.fields.push_back({"central size", at + 24, 4, false, {}});
+    l.fields.push_back({"central name length", at + 28, 2, false, {}});
+    l.fields.push_back({"central local offset", at + 42, 4, false, {}});
+    const std::size_t next = at + 46 + u16(at + 28) + u16(at + 30) + u16(at + 32);
+    l.hot.push_back({at, next});
+    at = next;
+  }
+  l.fields.push_back({"end entries", end + 10, 2, false, {0, 1, 2, 4}});
+  l.fields.push_back({"end directory size", end + 12, 4, false, {}});
+  l.fields.push_back({"end directory offset", end + 16, 4, false, {}});
+  l.fields.push_back({"end comment length", end + 20, 2, false, {1}});
+  l.hot.push_back({end, b.size()});
+  return l;
+}
+
+// Loads a .keras file into `model`: valid means finite weights; a rejected file
+// leaves the model as it was and no HDF5 object open.
+void load_keras_v3_case(const std::string& path, Model& model) {
+  const std::vector<float> params = model.params(), state = model.state();
+  try {
+    load_keras_v3(path, model);
+    expect_no_open_hdf5_objects();
+    for (float v : model.params())
+      if (!std::isfinite(v)) throw InvalidResult("loaded a non-finite weight");
+  } catch (const InputError&) {
+    expect_no_open_hdf5_objects();
+    if (model.params() != params || model.state() != state) throw InvalidResult("a failed load changed the model");
+    throw;
+  }
+}
+
+TEST(FuzzKerasV3, ArchiveAndEntries) {
+  const char* test = "FuzzKerasV3.ArchiveAndEntries";
+  TempDir dir;
+  const std::string valid = dir.file("valid.keras"), path = dir.file("model.keras");
+  Model saved = make_model(tiny_cnn(), 7);
+  save_keras_v3(valid, saved);
+  const Bytes bytes = read_bytes(valid);
+  const MutationLayout layout = zip_layout(bytes);
+  const std::vector<ZipEntry> entries = zip_read(std::string(bytes.begin(), bytes.end()), valid);
+  Model model = make_model(tiny_cnn(), 99);
+  ASSERT_NO_THROW(load_keras_v3_case(valid, model));
+  Tally t;
+  for (int i = 0; i < scaled(3000); ++i) {
+    const std::uint64_t seed = case_seed(base_seed() ^ 0x2e6b, static_cast<std::uint64_t>(i));
+    Mutator m(seed);
+    Bytes b = bytes;
+    std::string what;
+    if (i % 2 == 0) {
+      what = m.mutate(b, layout, 3);
+    } else {
+      std::vector<ZipEntry> changed = entries;
+      ZipEntry& e = changed[m.below(2) == 0 ? 0 : 1];  // metadata.json or config.json
+      Bytes text(e.data.begin(), e.data.end());
+      what = e.name + ": " + m.mutate(text, MutationLayout{}, 3);
+      e.data.assign(text.begin(), text.end());
+      const std::string archive = zip_store(changed);
+      b.assign(archive.begin(), archive.end());
+    }
+    write_bytes(path, b);
+    run_case(t, case_label(test, i, seed, what), path, [&] { load_keras_v3_case(path, model); });
+  }
+  t.expect_sound(test, 8);
+}
 
 // ---- checkpoints ------------------------------------------------------------------
 

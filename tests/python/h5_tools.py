@@ -16,6 +16,23 @@ tests/cli/test_faults.sh share (they used to carry it as heredocs):
                                       nan.h5 (a NaN bias), narrow.h5 (a conv2d
                                       kernel of 16 filters, not 32) and
                                       ck-state.h5 (epochs_done = -3)
+  h5_tools.py keras-copies DIR        from DIR/good.keras (Keras 3 format), write
+                                      deflated.keras (the same entries repacked
+                                      deflated: must load), and files the
+                                      program must refuse: foreign.keras (a zip
+                                      without Keras entries), bzip2.keras
+                                      (entries compressed with bzip2) and
+                                      otherlayer.keras (config.json's first
+                                      Conv2D made a Dense)
+  h5_tools.py wrong-weights SRC DIR   from the model file SRC, write two that a
+                                      Keras reader must get wrong or refuse
+                                      (tests/keras_js/test_keras_tfjs.sh):
+                                      transposed.h5 (the first conv2d kernel
+                                      with its two spatial axes swapped: same
+                                      shape, other numbers) and renamed.h5 (a
+                                      dense kernel renamed, dataset and
+                                      weight_names alike: loading by order
+                                      still works, by name must not)
 
 Run with Debian's /usr/bin/python3 (python3-h5py, python3-numpy).
 """
@@ -65,7 +82,39 @@ def damaged_copies(tmp):
         f["mnist_ddp"].attrs["info"] = np.bytes_(json.dumps(info))
 
 
+def wrong_weights(src, tmp):
+    for name in ("transposed", "renamed"):
+        shutil.copy(src, f"{tmp}/{name}.h5")
+    with h5py.File(f"{tmp}/transposed.h5", "r+") as f:
+        d = f["model_weights/conv2d/conv2d/kernel:0"]
+        d[...] = np.ascontiguousarray(np.transpose(d[()], (1, 0, 2, 3)))
+    with h5py.File(f"{tmp}/renamed.h5", "r+") as f:
+        g = f["model_weights/dense"]
+        g.move("dense/kernel:0", "dense/kernel_renamed:0")
+        names = [n.replace(b"dense/kernel:0", b"dense/kernel_renamed:0") for n in g.attrs["weight_names"]]
+        g.attrs["weight_names"] = np.array(names)
+
+
+def keras_copies(tmp):
+    import zipfile
+    with zipfile.ZipFile(f"{tmp}/good.keras") as z:
+        entries = {name: z.read(name) for name in z.namelist()}
+    for name, method in (("deflated", zipfile.ZIP_DEFLATED), ("bzip2", zipfile.ZIP_BZIP2)):
+        with zipfile.ZipFile(f"{tmp}/{name}.keras", "w", compression=method) as z:
+            for entry, data in entries.items():
+                z.writestr(entry, data)
+    with zipfile.ZipFile(f"{tmp}/foreign.keras", "w") as z:
+        z.writestr("hello.txt", "not a model")
+    config = json.loads(entries["config.json"])
+    config["config"]["layers"][1]["class_name"] = "Dense"
+    with zipfile.ZipFile(f"{tmp}/otherlayer.keras", "w") as z:
+        for entry, data in entries.items():
+            z.writestr(entry, json.dumps(config) if entry == "config.json" else data)
+
+
 COMMANDS = {
+    "keras-copies": (keras_copies, 1),
+    "wrong-weights": (wrong_weights, 2),
     "same-weights": (same_weights, 2),
     "checkpoint-position": (checkpoint_position, 1),
     "damaged-copies": (damaged_copies, 1),

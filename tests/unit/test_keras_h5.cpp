@@ -16,6 +16,11 @@
 // layer and both shapes. KerasH5Atomic: no temporary files are left behind, and
 // an unwritable path is RuntimeError with no partial file. Keras's own reading of
 // the layout is checked independently by tests/python/check_keras_h5.py.
+// KerasTrainingConfig: the .h5's training_config as tf.keras 2.15 writes it.
+// KerasV3*: the Keras 3 .keras file round-trips bit for bit, its config.json
+// has Keras 3's form and weight keys, and foreign, partial, damaged or other-
+// architecture files are InputError naming the file and the fault, the model
+// left unchanged.
 #include <gtest/gtest.h>
 #include <hdf5.h>
 #include <unistd.h>
@@ -31,7 +36,12 @@
 #include <vector>
 
 #include "mnist_ddp/core/check.hpp"
+#include "mnist_ddp/io/h5.hpp"
 #include "mnist_ddp/io/keras_h5.hpp"
+#include "mnist_ddp/io/keras_training_config.hpp"
+#include "mnist_ddp/io/keras_v3.hpp"
+#include "mnist_ddp/io/model_file.hpp"
+#include "mnist_ddp/io/zip_archive.hpp"
 #include "mnist_ddp/nn/model.hpp"
 #include "mnist_ddp/nn/spec.hpp"
 #include "support/temp_dir.hpp"
@@ -85,10 +95,11 @@ std::string read_bytes(const std::string& path) {
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
-// Runs load_keras_h5 expecting InputError; returns its message.
+// Runs load_model_file (load_keras_h5, or load_keras_v3 for a *.keras name)
+// expecting InputError; returns its message.
 std::string load_error(const std::string& path, Model& model) {
   try {
-    load_keras_h5(path, model);
+    load_model_file(path, model);
   } catch (const InputError& e) {
     return e.what();
   } catch (const std::exception& e) {
@@ -501,6 +512,127 @@ TEST(KerasH5Atomic, UnwritablePathIsRuntimeErrorWithoutPartialFile) {
   extras.floats["a/b"] = {1.0f};
   EXPECT_THROW(save_keras_h5(dir.file("m.h5"), model, nlohmann::json::object(), extras), RuntimeError);
   EXPECT_EQ(dir.entries(), std::vector<std::string>{"plain"});
+}
+
+// ---- training_config (io/keras_training_config) -------------------------------------
+
+TEST(KerasTrainingConfig, IsWrittenAsTfKeras215Does) {
+  TempDir dir;
+  const std::string path = dir.file("m.h5");
+  Model model(seed_cnn(), kMnistInput, kBatch);
+  model.initialize(1);
+  OptimizerHyper adam;
+  save_keras_h5(path, model, nlohmann::json::object(), {}, keras_training_config(adam, 2.5e-4));
+  hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  ASSERT_GE(file, 0);
+  const nlohmann::json tc = nlohmann::json::parse(h5_read_string_attr(file, "training_config", 1 << 20));
+  H5Fclose(file);
+  EXPECT_EQ(tc["loss"], "sparse_categorical_crossentropy");
+  EXPECT_EQ(tc["metrics"], nlohmann::json::array({"accuracy"}));
+  EXPECT_TRUE(tc["weighted_metrics"].is_null() && tc["loss_weights"].is_null());
+  EXPECT_EQ(tc["optimizer_config"]["class_name"], "Adam");
+  EXPECT_EQ(tc["optimizer_config"]["config"]["learning_rate"], 2.5e-4);
+  EXPECT_EQ(tc["optimizer_config"]["config"]["beta_1"], 0.9);
+  EXPECT_EQ(tc["optimizer_config"]["config"]["epsilon"], 1e-7);
+
+  OptimizerHyper sgd;
+  sgd.kind = OptimizerKind::kSgd;
+  sgd.momentum = 0.8;
+  const nlohmann::json s = keras_optimizer_config(sgd, 0.01);
+  EXPECT_EQ(s["class_name"], "SGD");
+  EXPECT_EQ(s["config"]["momentum"], 0.8);
+  EXPECT_EQ(s["config"]["name"], "SGD");
+}
+
+// ---- Keras 3 .keras (io/keras_v3) ----------------------------------------------------
+
+TEST(KerasV3RoundTrip, WeightsAndStatsComeBackBitForBit) {
+  TempDir dir;
+  const std::string path = dir.file("m.keras");
+  Model saved = trained_looking_model(5);
+  save_model_file(path, saved, SavedModelInfo{});
+  Model loaded(seed_cnn(), kMnistInput, kBatch);
+  loaded.initialize(77);
+  load_model_file(path, loaded);
+  EXPECT_TRUE(same_bits(saved.params(), loaded.params()));
+  EXPECT_TRUE(same_bits(saved.state(), loaded.state()));
+  const std::vector<float> x = random_batch(8);
+  EXPECT_TRUE(same_bits(logits(saved, x), logits(loaded, x)));
+  EXPECT_EQ(dir.entries(), std::vector<std::string>{"m.keras"});
+}
+
+TEST(KerasV3Config, IsAKeras3SequentialWithItsWeightKeys) {
+  Model model(seed_cnn(), kMnistInput, kBatch);
+  const nlohmann::json c = keras_v3_model_config(model);
+  EXPECT_EQ(c["module"], "keras");
+  EXPECT_EQ(c["class_name"], "Sequential");
+  EXPECT_TRUE(c.contains("registered_name") && c.contains("build_config"));
+  const auto& layers = c["config"]["layers"];
+  ASSERT_EQ(layers.size(), model.layers().size() + 1);
+  EXPECT_EQ(layers[0]["class_name"], "InputLayer");
+  EXPECT_EQ(layers[0]["config"]["batch_shape"], nlohmann::json::parse("[null, 28, 28, 1]"));
+  for (std::size_t i = 1; i < layers.size(); ++i) {
+    EXPECT_EQ(layers[i]["module"], "keras.layers");
+    EXPECT_EQ(layers[i]["config"]["name"], model.layers()[i - 1]->name());
+    EXPECT_TRUE(layers[i].contains("registered_name") && layers[i].contains("build_config"));
+  }
+  EXPECT_EQ(layers[1]["config"]["kernel_initializer"]["module"], "keras.initializers");
+  EXPECT_EQ(layers[2]["config"]["axis"], 3);  // BatchNormalization: a number in Keras 3
+  EXPECT_EQ(layers.back()["build_config"]["input_shape"], nlohmann::json::parse("[null, 256]"));
+  const std::vector<std::string> keys = keras_v3_weight_paths(model);
+  ASSERT_EQ(keys.size(), model.layers().size());
+  EXPECT_EQ(keys[0], "layers/conv2d");
+  EXPECT_EQ(keys[1], "layers/batch_normalization");
+  EXPECT_EQ(keys[2], "layers/conv2d_1");
+  EXPECT_EQ(keys.back(), "layers/dense_1");
+}
+
+TEST(KerasV3Malformed, ForeignOrDamagedFilesAreNamed) {
+  TempDir dir;
+  Model model(seed_cnn(), kMnistInput, kBatch);
+  model.initialize(1);
+  const std::string text = dir.file("text.keras");
+  write_bytes(text, "not a zip file at all, just some text");
+  EXPECT_NE(load_error(text, model).find(text + ": not a zip archive"), std::string::npos);
+  const std::string h5 = dir.file("h5.keras");
+  save_keras_h5(h5, model, nlohmann::json::object());
+  EXPECT_NE(load_error(h5, model).find(h5 + ": not a zip archive"), std::string::npos);
+  const std::string partial = dir.file("partial.keras");
+  write_bytes(partial, zip_store({{"config.json", keras_v3_model_config(model).dump()}}));
+  EXPECT_NE(load_error(partial, model).find(partial + ": no metadata.json in the archive"), std::string::npos);
+  const std::string bad_weights = dir.file("bad_weights.keras");
+  write_bytes(bad_weights, zip_store({{"config.json", keras_v3_model_config(model).dump()},
+                                      {"metadata.json", "{\"keras_version\": \"3.5.0\"}"},
+                                      {"model.weights.h5", "\x89HDF\r\n\x1a\n garbage"}}));
+  EXPECT_NE(load_error(bad_weights, model).find(bad_weights + ": model.weights.h5 is damaged"), std::string::npos);
+  EXPECT_NE(load_error(dir.file("missing.keras"), model).find("cannot open"), std::string::npos);
+}
+
+TEST(KerasV3Architecture, OtherModelsAreNamedAndLeaveTheModelUnchanged) {
+  TempDir dir;
+  const std::string path = dir.file("narrow.keras");
+  std::vector<LayerSpec> specs = seed_cnn();
+  specs[0].units = 16;
+  Model narrow(specs, kMnistInput, kBatch);
+  narrow.initialize(2);
+  save_keras_v3(path, narrow);
+  Model model(seed_cnn(), kMnistInput, kBatch);
+  model.initialize(1);
+  const std::vector<float> before = model.params();
+  const std::string msg = load_error(path, model);
+  EXPECT_NE(msg.find(path + ": layer 'conv2d' has kernel of shape (3,3,1,16), this program's model needs (3,3,1,32)"),
+            std::string::npos)
+      << msg;
+  EXPECT_TRUE(same_bits(before, model.params()));
+
+  const std::string small_path = dir.file("small.keras");
+  Model small({LayerSpec{LayerKind::kFlatten}, LayerSpec{LayerKind::kDense, 10, 0, Activation::kSoftmax}}, kMnistInput,
+              kBatch);
+  small.initialize(2);
+  save_keras_v3(small_path, small);
+  EXPECT_NE(load_error(small_path, model).find(small_path + ": config.json has 3 layers, this program's model has 22"),
+            std::string::npos)
+      << load_error(small_path, model);
 }
 
 }  // namespace

@@ -104,6 +104,8 @@ void h5_write_dataset(hid_t parent, const std::string& name, const std::vector<s
 
 bool h5_has_attr(hid_t obj, const char* name);
 bool h5_has_link(hid_t parent, const std::string& name);
+// Whether the relative path "a/b/c" exists under `parent`, every part of it.
+bool h5_has_path(hid_t parent, const std::string& path);
 
 // A string-valued attribute as a list: fixed-length or variable-length
 // strings, a scalar (one element) or 1-D; an attribute with no elements
@@ -121,6 +123,16 @@ std::size_t h5_dataset_element_size(hid_t dset, const std::string& what);
 std::vector<std::string> h5_link_names(hid_t group, const std::string& what);
 // Whether the object at `name` under `parent` is a dataset (not a subgroup).
 bool h5_is_dataset(hid_t parent, const std::string& name);
+
+// ---- files in memory (the weights inside a Keras 3 .keras zip) ---------------------
+
+// A new, empty HDF5 file held in memory only (core driver, no backing file),
+// in HDF5's default format (h5py's). `name` labels it in messages.
+H5Handle h5_create_memory_file(const std::string& name);
+// The bytes of an open file (flushed first): what would be on disk.
+std::string h5_file_image(hid_t file, const std::string& name);
+// Opens `image` (a copy of it) read-only as a file in memory.
+H5Handle h5_open_memory_file(const std::string& image, const std::string& name);
 
 // "(3,3,1,32)": a shape for messages.
 std::string shape_text(const std::vector<std::size_t>& shape);

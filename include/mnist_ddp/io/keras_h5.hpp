@@ -3,7 +3,8 @@
 // model.load_weights(...) accept it.
 //
 // Layout (as keras/src/legacy/saving/legacy_h5_format.py writes it):
-//   /                 attrs keras_version, backend, model_config (Sequential JSON)
+//   /                 attrs keras_version, backend, model_config (Sequential JSON),
+//                     training_config (trained models, not checkpoints)
 //   /model_weights    attrs layer_names (every layer, weightless ones too),
 //                     backend, keras_version
 //   /model_weights/<layer>              attr weight_names ["<layer>/kernel:0", ...]
@@ -39,8 +40,11 @@ struct H5Extras {
 nlohmann::json keras_model_config(Model& model);
 
 // Writes the file atomically ("<path>.tmp.<pid>", then rename). `info` goes to
-// /mnist_ddp as JSON text. Throws RuntimeError naming the path on failure.
-void save_keras_h5(const std::string& path, Model& model, const nlohmann::json& info, const H5Extras& extras = {});
+// /mnist_ddp as JSON text; a `training_config` that is not null becomes the
+// root attribute of that name (io/keras_training_config.hpp). Throws
+// RuntimeError naming the path on failure.
+void save_keras_h5(const std::string& path, Model& model, const nlohmann::json& info, const H5Extras& extras = {},
+                   const nlohmann::json& training_config = nullptr);
 
 struct LoadedModelFile {
   nlohmann::json info;   // /mnist_ddp "info" (empty object if the group is absent)
