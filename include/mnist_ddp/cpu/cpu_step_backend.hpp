@@ -27,7 +27,9 @@ class CpuStepBackend final : public StepBackend {
   void download(Model& model, Optimizer* optimizer) override;
   void load_batch(const MnistSet& set, const std::vector<std::int64_t>& ids, std::uint32_t epoch,
                   bool augment) override;
-  void forward_backward(int n, const ForwardContext& ctx) override;
+  using StepBackend::forward_backward;
+  void forward_backward(int n, const ForwardContext& ctx, const MicroBatch& micro) override;
+  const GradientReducer& reducer() const { return reducer_; }
   void reduce_gradients() override;
   void optimizer_step(Optimizer& optimizer, double lr) override;
   int sync_interval() const override { return 1; }
@@ -48,6 +50,7 @@ class CpuStepBackend final : public StepBackend {
   std::vector<std::uint8_t> y_;        // (batch)
   std::vector<float> dlogits_;         // (batch, classes)
   std::vector<std::uint8_t> predictions_;  // (batch)
+  std::vector<float> accumulated_;     // --accumulate: the update's gradients before its last micro-batch
   LossSums sums_;
   double eval_loss_ = 0;
   ConfusionMatrix eval_confusion_;
