@@ -90,6 +90,14 @@ class Section {
     in_report(s, json_key, f);
   }
 
+  // --X: sets a bool member that is false by default.
+  template <class Field>
+  void switch_on(const char* name, Field f, const char* json_key, std::string help) {
+    OptionSpec& s = add(OptionSpec::Kind::kFlag, name, std::move(help));
+    s.apply = [f](Config& c, const std::string&) { f(c) = true; };
+    in_report(s, json_key, f);
+  }
+
   // --help, --version: no member, no report key.
   void action(const char* name, std::string help) { add(OptionSpec::Kind::kAction, name, std::move(help)); }
 
@@ -200,6 +208,9 @@ void declare_runtime(Section s) {
   s.value("bucket-kb", "N", field(&Config::bucket_kb), non_negative<int>, "/bucket_kb",
           "all-reduce the gradients in buckets of N KiB started during the backward pass "
           "(0: one all-reduce after it)");
+  s.switch_on("sync-bn", field(&Config::sync_bn), "/sync_bn",
+              "synchronised BatchNorm: batch statistics (and their backward sums) over all ranks, as "
+              "PyTorch's SyncBatchNorm (CPU backend; refused with --device cuda for now)");
   s.value("threads", "N", field(&Config::threads), non_negative<int>, "/threads",
           "CPU threads per process (0: the node's cores shared among its ranks)");
   s.value("comm-timeout", "S", field(&Config::comm_timeout),

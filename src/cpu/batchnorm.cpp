@@ -72,7 +72,7 @@ void BatchNormCpu::forward(const float* x, float* y, int n, const ForwardContext
   if (ctx.training) {
     // One pass: Σx and Σx² per channel in double (inputs are O(1) activations,
     // so E[x²] - E[x]² keeps ample precision in double).
-    const std::vector<double> sums = channel_sums(rows, 2 * c, [&](std::size_t r, double* acc) {
+    std::vector<double> sums = channel_sums(rows, 2 * c, [&](std::size_t r, double* acc) {
       const float* row = x + r * c;
       for (int j = 0; j < c; ++j) {
         const double v = row[j];
@@ -80,11 +80,12 @@ void BatchNormCpu::forward(const float* x, float* y, int n, const ForwardContext
         acc[c + j] += v * v;
       }
     });
+    rows_ = synchronise(sync_, sums, static_cast<double>(rows));
     std::vector<double> mean(c);
-    for (int j = 0; j < c; ++j) mean[j] = sums[j] / static_cast<double>(rows);
+    for (int j = 0; j < c; ++j) mean[j] = sums[j] / rows_;
     const float momentum = ctx.moving_momentum(momentum_);
     for (int j = 0; j < c; ++j) {
-      const double var = std::max(0.0, sums[c + j] / static_cast<double>(rows) - mean[j] * mean[j]);
+      const double var = std::max(0.0, sums[c + j] / rows_ - mean[j] * mean[j]);
       mean_[j] = static_cast<float>(mean[j]);
       invstd_[j] = static_cast<float>(1.0 / std::sqrt(var + eps_));
       moving_mean_[j] = moving_average(moving_mean_[j], mean_[j], momentum);
@@ -132,7 +133,7 @@ void BatchNormCpu::backward(const float* x, const float*, float* dy, float* dx, 
     return;
   }
   // Two sums per channel: Σdy and Σdy·x̂, x̂ = (x - mean)·invstd.
-  const std::vector<double> sums = channel_sums(rows, 2 * c, [&](std::size_t r, double* acc) {
+  std::vector<double> sums = channel_sums(rows, 2 * c, [&](std::size_t r, double* acc) {
     const float* g = dy + r * c;
     const float* in = x + r * c;
     for (int j = 0; j < c; ++j) {
@@ -141,10 +142,13 @@ void BatchNormCpu::backward(const float* x, const float*, float* dy, float* dx, 
     }
   });
   std::vector<float> k1(c), k2(c);
-  const double inv_rows = 1.0 / static_cast<double>(rows);
   for (int j = 0; j < c; ++j) {
     dbeta_[j] = static_cast<float>(sums[j]);
     dgamma_[j] = static_cast<float>(sums[c + j]);
+  }
+  synchronise(sync_, sums, static_cast<double>(rows));  // dx needs the global means (γ, β keep their own)
+  const double inv_rows = 1.0 / rows_;
+  for (int j = 0; j < c; ++j) {
     k1[j] = static_cast<float>(sums[j] * inv_rows);
     k2[j] = static_cast<float>(sums[c + j] * inv_rows);
   }

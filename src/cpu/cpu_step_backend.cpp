@@ -7,6 +7,7 @@
 
 #include "mnist_ddp/core/check.hpp"
 #include "mnist_ddp/core/finite.hpp"
+#include "mnist_ddp/cpu/batchnorm.hpp"
 #include "mnist_ddp/data/augment.hpp"
 #include "mnist_ddp/data/dataset.hpp"
 
@@ -24,6 +25,11 @@ CpuStepBackend::CpuStepBackend(const StepSettings& settings, Communicator& comm,
   predictions_.resize(batch);
   dlogits_.resize(static_cast<std::size_t>(batch) * model.num_outputs());
   on_layer_done_ = reducer_.layer_callback();
+  if (settings.sync_bn && comm.size() > 1) {
+    bn_sync_ = std::make_unique<BatchNormSync>(comm);
+    for (auto& layer : model.layers())
+      if (auto* bn = dynamic_cast<BatchNormCpu*>(layer.get())) bn->set_sync(bn_sync_.get());
+  }
 }
 
 // The backend computes on the trainer's Model and Optimizer themselves.

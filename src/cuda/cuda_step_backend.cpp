@@ -44,6 +44,9 @@ CudaStepBackend::CudaStepBackend(const StepSettings& settings, Communicator& com
   losses_.zero(ctx_.stream());
   counts_.zero(ctx_.stream());
 
+  MNIST_CHECK(!settings.sync_bn || comm.size() == 1, UsageError,
+              "--sync-bn: not available on the GPU backend yet (cuDNN's fused BatchNorm has no hook between "
+              "its statistics and the normalisation); train with --device cpu, or without --sync-bn");
   if (comm.size() > 1) {
     nccl_ = std::make_unique<NcclCommunicator>(comm, settings.comm_timeout);
     transport_ = std::make_unique<NcclGradientTransport>(*nccl_, ctx_.stream());

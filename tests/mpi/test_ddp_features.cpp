@@ -8,6 +8,10 @@
 //  - --accumulate K: K micro-batches of B/K per rank take the step of one
 //    batch of B, with one gradient reduction per update (counted in the
 //    reducer), with and without buckets.
+//  - --sync-bn: one step on N ranks x B/N images equals one step on one rank
+//    x B images with BatchNorm in training mode — loss, every gradient, the
+//    updated weights and the moving statistics, to float tolerance — where
+//    without it the gradients differ.
 // Collective like test_data_parallel.cpp: assertions only after the last
 // collective of a test.
 #include <gtest/gtest.h>
@@ -23,7 +27,9 @@
 #include "mnist_ddp/data/dataset.hpp"
 #include "mnist_ddp/dist/mpi_communicator.hpp"
 #include "mnist_ddp/nn/model.hpp"
+#include "mnist_ddp/nn/optimizer.hpp"
 #include "mnist_ddp/nn/spec.hpp"
+#include "mnist_ddp/train/decision.hpp"
 #include "mnist_ddp/train/trainer.hpp"
 #include "support/mnist_data.hpp"
 
@@ -191,6 +197,88 @@ TEST(MpiAccumulate, ReductionsPerEpochDividedByK) {
   EXPECT_EQ(one.reductions, world > 1 ? 15 : 0);
   EXPECT_EQ(three.reductions, world > 1 ? 5 : 0);
   EXPECT_EQ(one.collectives, 3 * three.collectives);
+}
+
+// conv → BatchNorm → pool → conv → BatchNorm → dense: BatchNorm after a conv
+// (per-channel statistics over n·h·w rows) with a layer before it (its dx is used).
+std::vector<LayerSpec> batchnorm_specs() {
+  std::vector<LayerSpec> specs;
+  specs.push_back(LayerSpec{LayerKind::kConv2D, 6, 3, Activation::kRelu});
+  specs.push_back(LayerSpec{LayerKind::kBatchNorm});
+  specs.push_back(LayerSpec{LayerKind::kMaxPool, 0, 2});
+  specs.push_back(LayerSpec{LayerKind::kConv2D, 8, 3, Activation::kRelu});
+  specs.push_back(LayerSpec{LayerKind::kBatchNorm});
+  specs.push_back(LayerSpec{LayerKind::kFlatten});
+  specs.push_back(LayerSpec{LayerKind::kDense, 10, 0, Activation::kSoftmax});
+  return specs;
+}
+
+struct OneStep {
+  double loss;  // mean over the global batch
+  std::vector<float> grads, params, state;
+};
+
+// One SGD step of the samples `ids` over `comm` (their mean gradient over the ranks).
+OneStep one_step(Communicator& comm, const MnistSet& train, const std::vector<std::int64_t>& ids, bool sync_bn,
+                 int global_batch) {
+  Config c = sgd_config(0.1);
+  c.batch_size = c.eval_batch_size = static_cast<int>(ids.size());
+  c.sync_bn = sync_bn;
+  Model model(batchnorm_specs(), kMnistInput, c.batch_size);
+  model.initialize(c.seed);
+  CpuStepBackend backend(step_settings(c), comm, model);
+  Optimizer optimizer(OptimizerHyper{OptimizerKind::kSgd, 0.9, 0.999, 0.9, 0.0}, model.params().size());
+  backend.load_batch(train, ids, 0, false);
+  backend.forward_backward(static_cast<int>(ids.size()), ForwardContext{true, c.seed, 0, ids.data(), 0});
+  backend.reduce_gradients();
+  double loss = backend.take_sums().loss;
+  comm.allreduce_sum(&loss, 1);
+  OneStep s{loss / global_batch, model.grads(), {}, {}};
+  backend.optimizer_step(optimizer, 0.1);
+  s.params = model.params();
+  s.state = model.state();
+  return s;
+}
+
+TEST(MpiSyncBn, StepOnNRanksEqualsOneRankWithTheWholeBatch) {
+  REQUIRE_MNIST(data);
+  MpiCommunicator comm;
+  const int world = comm.size();
+  const int global_batch = world * ((24 + world - 1) / world);
+  const MnistSet train = take_first(data->train, global_batch);
+  std::vector<std::int64_t> mine, all;
+  for (int i = 0; i < global_batch; ++i) {
+    all.push_back(i);
+    if (i % world == comm.rank()) mine.push_back(i);  // the sampler's interleaving
+  }
+  const OneStep synced = one_step(comm, train, mine, true, global_batch);
+  const OneStep local = one_step(comm, train, mine, false, global_batch);
+  SingleProcessCommunicator single;
+  const OneStep ref = one_step(single, train, all, false, global_batch);
+  const double state_diff = worst_relative(synced.state, ref.state);
+  const bool same_everywhere = identical_on_all_ranks(comm, synced.params.data(), synced.params.size());
+
+  EXPECT_NEAR(synced.loss, ref.loss, 1e-5 * ref.loss);
+  double worst = 0;
+  std::size_t worst_at = 0;
+  for (std::size_t i = 0; i < ref.grads.size(); ++i) {
+    // Relative to the largest gradient of the model: many are near zero.
+    const double d = std::fabs(double(synced.grads[i]) - ref.grads[i]);
+    if (d > worst) worst = d, worst_at = i;
+  }
+  double scale = 0;
+  for (float g : ref.grads) scale = std::max(scale, std::fabs(double(g)));
+  EXPECT_LE(worst / scale, 1e-5) << "gradient " << worst_at << ": " << synced.grads[worst_at] << " on " << world
+                                 << " ranks, " << ref.grads[worst_at] << " in one process";
+  EXPECT_LE(worst_relative(synced.params, ref.params), 1e-6);
+  EXPECT_LE(state_diff, 1e-5) << "moving statistics";
+  EXPECT_TRUE(same_everywhere);
+  if (world > 1) {  // the control: per-rank statistics are another step
+    double local_worst = 0;
+    for (std::size_t i = 0; i < ref.grads.size(); ++i)
+      local_worst = std::max(local_worst, std::fabs(double(local.grads[i]) - ref.grads[i]));
+    EXPECT_GT(local_worst / scale, 1e-3) << "without --sync-bn the step should differ";
+  }
 }
 
 }  // namespace

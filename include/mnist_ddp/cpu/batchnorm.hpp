@@ -14,6 +14,7 @@
 
 #include <vector>
 
+#include "mnist_ddp/dist/batchnorm_sync.hpp"
 #include "mnist_ddp/nn/layer.hpp"
 
 namespace mnist_ddp {
@@ -27,6 +28,8 @@ class BatchNormCpu final : public Layer {
   std::vector<WeightView> weights() override;
   void forward(const float* x, float* y, int n, const ForwardContext& ctx) override;
   void backward(const float* x, const float* y, float* dy, float* dx, int n) override;
+  // --sync-bn: training statistics over all ranks (dist/batchnorm_sync.hpp); null: this rank's.
+  void set_sync(BatchNormSync* sync) { sync_ = sync; }
 
  private:
   int c_;
@@ -35,6 +38,8 @@ class BatchNormCpu final : public Layer {
   float *moving_mean_ = nullptr, *moving_var_ = nullptr;
   std::vector<float> mean_, invstd_;  // (c) of the last training batch
   bool last_training_ = false;        // mode of the last forward, which backward differentiates
+  BatchNormSync* sync_ = nullptr;
+  double rows_ = 0;                   // rows of the last training batch (over all ranks with sync_)
 };
 
 }  // namespace mnist_ddp

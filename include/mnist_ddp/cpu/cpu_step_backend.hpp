@@ -10,6 +10,7 @@
 
 #include <memory>
 
+#include "mnist_ddp/dist/batchnorm_sync.hpp"
 #include "mnist_ddp/dist/communicator.hpp"
 #include "mnist_ddp/dist/host_gradient_transport.hpp"
 #include "mnist_ddp/train/gradient_reducer.hpp"
@@ -44,6 +45,7 @@ class CpuStepBackend final : public StepBackend {
   StepSettings settings_;
   Model& model_;
   std::unique_ptr<HostGradientTransport> transport_;  // null for one rank
+  std::unique_ptr<BatchNormSync> bn_sync_;            // --sync-bn on several ranks
   GradientReducer reducer_;
   std::function<void(std::size_t)> on_layer_done_;
   std::vector<float> x_;               // (batch, 28, 28, 1)
