@@ -59,6 +59,9 @@ Trainer::Trainer(const TrainerSettings& settings, Communicator& comm, Model& mod
       trace_(SampleTrace::from_environment(comm.rank())) {
   state_.lr = settings.lr * schedule_.scale;
   state_.lr_scale = schedule_.scale;
+  MNIST_CHECK(settings.accumulate >= 1 && settings.accumulate <= (1 << 30) / std::max(1, settings.batch_size),
+              UsageError, "--accumulate " << settings.accumulate << " x --batch-size " << settings.batch_size
+                                          << ": the update is too large");
   const int batch = std::max(settings.batch_size, settings.eval_batch_size);
   MNIST_ASSERT(batch <= model.max_batch(), "model built for batches of " << model.max_batch());
 }
