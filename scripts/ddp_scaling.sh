@@ -18,19 +18,19 @@
 # (EarlyStopping's restore_best_weights, as in every run of the program).
 #
 # Arguments (all optional): --ranks "1 2 4", --epochs 3, --batch 64,
-# --train-limit N (0: all), --threads T (1), --bin PATH (build/mnist_ddp),
+# --train-limit N and --test-limit N (0: all), --threads T (1), --bin PATH (build/mnist_ddp),
 # --data-dir DIR (data/mnist), --out DIR (results/ddp_scaling),
 # --mpirun "CMD" (mpirun --oversubscribe --bind-to none [--allow-run-as-root] -np).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-ranks="1 2 4" epochs=3 batch=64 limit=0 threads=1
+ranks="1 2 4" epochs=3 batch=64 limit=0 test_limit=0 threads=1
 bin=${MNIST_DDP_BIN:-$root/build/mnist_ddp} data=$root/data/mnist out=$root/results/ddp_scaling
 mpirun_cmd="mpirun --oversubscribe --bind-to none"
 [ "$(id -u)" -eq 0 ] && mpirun_cmd+=" --allow-run-as-root"
 mpirun_cmd+=" -np"
 while [ $# -gt 0 ]; do
   case $1 in
-    --ranks) ranks=$2 ;; --epochs) epochs=$2 ;; --batch) batch=$2 ;; --train-limit) limit=$2 ;;
+    --ranks) ranks=$2 ;; --epochs) epochs=$2 ;; --batch) batch=$2 ;; --train-limit) limit=$2 ;; --test-limit) test_limit=$2 ;;
     --threads) threads=$2 ;; --bin) bin=$2 ;; --data-dir) data=$2 ;; --out) out=$2 ;; --mpirun) mpirun_cmd=$2 ;;
     *) echo "ddp_scaling.sh: unknown argument '$1'" >&2; exit 2 ;;
   esac
@@ -59,7 +59,7 @@ for np in $ranks; do
     warmup=0
     [ "$rule" != none ] && warmup=1
     name=np${np}_${rule}
-    common=(--data-dir "$data" --train-limit "$limit" --batch-size "$batch" --threads "$threads" --progress epoch
+    common=(--data-dir "$data" --train-limit "$limit" --test-limit "$test_limit" --batch-size "$batch" --threads "$threads" --progress epoch
             --lr-scaling "$rule" --warmup-epochs "$warmup" --checkpoint "$work/$name.ck.h5")
     start=$SECONDS
     run "$np" "$out/logs/$name.epoch1.log" "${common[@]}" --epochs 1 --output "$work/$name.1.h5" \
