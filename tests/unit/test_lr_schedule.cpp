@@ -4,7 +4,15 @@
 
 #include <cmath>
 
+#include <sstream>
+
+#include "mnist_ddp/cli/step_settings.hpp"
+#include "mnist_ddp/cli/trainer_settings.hpp"
+#include "mnist_ddp/cpu/cpu_step_backend.hpp"
+#include "mnist_ddp/dist/communicator.hpp"
+#include "mnist_ddp/nn/spec.hpp"
 #include "mnist_ddp/train/lr_schedule.hpp"
+#include "mnist_ddp/train/trainer.hpp"
 
 namespace mnist_ddp {
 namespace {
@@ -48,6 +56,30 @@ TEST(LrSchedule, RampFollowsAReducedTarget) {
   const LrSchedule s{2.0, 1.0};
   EXPECT_DOUBLE_EQ(s.rate(2e-3, 0.5), 1.5e-3);
   EXPECT_DOUBLE_EQ(s.rate(1e-3, 0.5), 0.75e-3);
+}
+
+// The trainer: the scaled target from the start, and a checkpoint's target
+// rescaled from its factor to this run's (k = ranks x --accumulate: here 1 x 4).
+TEST(LrSchedule, TrainerScalesAndRescalesOnResume) {
+  Config c;
+  c.batch_size = c.eval_batch_size = 8;
+  c.accumulate = 4;
+  c.lr = 1e-3;
+  c.lr_scaling = LrScaling::kLinear;
+  SingleProcessCommunicator comm;
+  Model model(seed_cnn(), kMnistInput, 8);
+  CpuStepBackend backend(step_settings(c), comm, model);
+  std::ostringstream log;
+  Trainer trainer(trainer_settings(c), comm, model, log, backend);
+  EXPECT_EQ(trainer.lr_scale(), 4.0);
+  EXPECT_DOUBLE_EQ(trainer.state().lr, 4e-3);
+  EXPECT_EQ(trainer.state().lr_scale, 4.0);
+  TrainingState saved = trainer.state();
+  saved.lr = 1e-3;  // made by 2 ranks with linear scaling, after one ReduceLROnPlateau cut by half
+  saved.lr_scale = 2.0;
+  trainer.restore(saved);
+  EXPECT_DOUBLE_EQ(trainer.state().lr, 2e-3);
+  EXPECT_EQ(trainer.state().lr_scale, 4.0);
 }
 
 }  // namespace
