@@ -250,7 +250,6 @@ Trainer::StepOutcome Trainer::train_step(Run& run, EpochRun& e, std::int64_t loc
   const int n = static_cast<int>(run.ids.size());
   // The update's samples in micro-batches of batch_size (--accumulate).
   for (int first = 0; first < n; first += settings_.batch_size) {
-    t = Clock::now();
     const int m = std::min(settings_.batch_size, n - first);
     run.micro_ids.assign(run.ids.begin() + first, run.ids.begin() + first + m);
     backend_.load_batch(run.train, run.micro_ids, static_cast<std::uint32_t>(e.epoch), settings_.augment);
@@ -260,6 +259,7 @@ Trainer::StepOutcome Trainer::train_step(Run& run, EpochRun& e, std::int64_t loc
                        optimizer_.iterations()};
     backend_.forward_backward(m, ctx, MicroBatch{n, first == 0, first + m == n});
     times_.compute += seconds_since(t);
+    t = Clock::now();
   }
 
   t = Clock::now();
