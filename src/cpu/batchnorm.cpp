@@ -40,33 +40,11 @@ BatchNormCpu::BatchNormCpu(const LayerLayout& layout)
     : Layer(layout), c_(layout.input.c), eps_(layout.spec.epsilon), momentum_(layout.spec.momentum),
       mean_(layout.input.c), invstd_(layout.input.c) {}
 
-void BatchNormCpu::bind(float* params, float* grads, float* state) {
-  gamma_ = params;
-  beta_ = params + c_;
-  dgamma_ = grads;
-  dbeta_ = grads + c_;
-  moving_mean_ = state;
-  moving_var_ = state + c_;
-}
-
-void BatchNormCpu::initialize(std::uint64_t, std::uint32_t) {
-  std::fill(gamma_, gamma_ + c_, 1.0f);
-  std::fill(beta_, beta_ + c_, 0.0f);
-  std::fill(moving_mean_, moving_mean_ + c_, 0.0f);
-  std::fill(moving_var_, moving_var_ + c_, 1.0f);
-}
-
-std::vector<WeightView> BatchNormCpu::weights() {
-  const std::vector<std::size_t> shape{std::size_t(c_)};
-  return {{"gamma", shape, gamma_, true},
-          {"beta", shape, beta_, true},
-          {"moving_mean", shape, moving_mean_, false},
-          {"moving_variance", shape, moving_var_, false}};
-}
-
 void BatchNormCpu::forward(const float* x, float* y, int n, const ForwardContext& ctx) {
   const std::size_t rows = static_cast<std::size_t>(n) * input_shape().h * input_shape().w;
   const int c = c_;
+  const float *gamma = weight(slot::kGamma), *beta = weight(slot::kBeta);
+  float *moving_mean = weight(slot::kMovingMean), *moving_var = weight(slot::kMovingVariance);
   std::vector<float> scale(c), shift(c);
   last_training_ = ctx.training;
   if (ctx.training) {
@@ -80,25 +58,25 @@ void BatchNormCpu::forward(const float* x, float* y, int n, const ForwardContext
         acc[c + j] += v * v;
       }
     });
-    rows_ = synchronise(sync_, sums, static_cast<double>(rows));
-    std::vector<double> mean(c);
-    for (int j = 0; j < c; ++j) mean[j] = sums[j] / rows_;
+    const double count = synchronise(sync_, sums, static_cast<double>(rows));  // --sync-bn: over all ranks
     const float momentum = ctx.moving_momentum(momentum_);
     for (int j = 0; j < c; ++j) {
-      const double var = std::max(0.0, sums[c + j] / rows_ - mean[j] * mean[j]);
-      mean_[j] = static_cast<float>(mean[j]);
+      const double mean = sums[j] / count;
+      const double var = std::max(0.0, sums[c + j] / count - mean * mean);
+      mean_[j] = static_cast<float>(mean);
       invstd_[j] = static_cast<float>(1.0 / std::sqrt(var + eps_));
-      moving_mean_[j] = moving_average(moving_mean_[j], mean_[j], momentum);
-      moving_var_[j] = moving_average(moving_var_[j], static_cast<float>(var), momentum);
-      scale[j] = gamma_[j] * invstd_[j];
-      shift[j] = beta_[j] - mean_[j] * scale[j];
+      moving_mean[j] = moving_average(moving_mean[j], mean_[j], momentum);
+      moving_var[j] = moving_average(moving_var[j], static_cast<float>(var), momentum);
     }
+    for (int j = 0; j < c; ++j) scale[j] = gamma[j] * invstd_[j];
   } else {
     for (int j = 0; j < c; ++j) {
-      scale[j] = gamma_[j] / std::sqrt(moving_var_[j] + eps_);
-      shift[j] = beta_[j] - moving_mean_[j] * scale[j];
+      mean_[j] = moving_mean[j];
+      invstd_[j] = 1.0f / std::sqrt(moving_var[j] + eps_);
+      scale[j] = gamma[j] / std::sqrt(moving_var[j] + eps_);
     }
   }
+  for (int j = 0; j < c; ++j) shift[j] = beta[j] - mean_[j] * scale[j];
 #pragma omp parallel for schedule(static)
   for (std::size_t r = 0; r < rows; ++r) {
     const float* in = x + r * c;
@@ -107,32 +85,13 @@ void BatchNormCpu::forward(const float* x, float* y, int n, const ForwardContext
   }
 }
 
+// Backward of both modes. mean_ and invstd_ are the statistics the last forward
+// normalised with: the batch's in training (x̂ depends on every row: the full
+// formula), the moving averages in inference (constants: y = x·scale + shift).
 void BatchNormCpu::backward(const float* x, const float*, float* dy, float* dx, int n) {
   const std::size_t rows = static_cast<std::size_t>(n) * input_shape().h * input_shape().w;
   const int c = c_;
-  if (!last_training_) {
-    // Inference: y = x·scale + shift with the moving statistics as constants.
-    std::vector<float> mm(moving_mean_, moving_mean_ + c), inv(c);
-    for (int j = 0; j < c; ++j) inv[j] = 1.0f / std::sqrt(moving_var_[j] + eps_);
-    const std::vector<double> sums = channel_sums(rows, 2 * c, [&](std::size_t r, double* acc) {
-      const float* g = dy + r * c;
-      const float* in = x + r * c;
-      for (int j = 0; j < c; ++j) {
-        acc[j] += g[j];
-        acc[c + j] += g[j] * (in[j] - mm[j]) * inv[j];
-      }
-    });
-    for (int j = 0; j < c; ++j) {
-      dbeta_[j] = static_cast<float>(sums[j]);
-      dgamma_[j] = static_cast<float>(sums[c + j]);
-    }
-    if (dx == nullptr) return;
-#pragma omp parallel for schedule(static)
-    for (std::size_t r = 0; r < rows; ++r)
-      for (int j = 0; j < c; ++j) dx[r * c + j] = dy[r * c + j] * gamma_[j] * inv[j];
-    return;
-  }
-  // Two sums per channel: Σdy and Σdy·x̂, x̂ = (x - mean)·invstd.
+  // Two sums per channel: Σdy (beta's gradient) and Σdy·x̂ (gamma's), x̂ = (x - mean)·invstd.
   std::vector<double> sums = channel_sums(rows, 2 * c, [&](std::size_t r, double* acc) {
     const float* g = dy + r * c;
     const float* in = x + r * c;
@@ -141,18 +100,27 @@ void BatchNormCpu::backward(const float* x, const float*, float* dy, float* dx, 
       acc[c + j] += g[j] * (in[j] - mean_[j]) * invstd_[j];
     }
   });
+  const float* gamma = weight(slot::kGamma);
+  float *dgamma = weight_grad(slot::kGamma), *dbeta = weight_grad(slot::kBeta);
   std::vector<float> k1(c), k2(c);
   for (int j = 0; j < c; ++j) {
-    dbeta_[j] = static_cast<float>(sums[j]);
-    dgamma_[j] = static_cast<float>(sums[c + j]);
+    dbeta[j] = static_cast<float>(sums[j]);
+    dgamma[j] = static_cast<float>(sums[c + j]);
   }
-  synchronise(sync_, sums, static_cast<double>(rows));  // dx needs the global means (γ, β keep their own)
-  const double inv_rows = 1.0 / rows_;
+  // --sync-bn, training: dx needs the means over all ranks (γ and β keep their own gradients).
+  const double inv_rows =
+      1.0 / (last_training_ ? synchronise(sync_, sums, static_cast<double>(rows)) : static_cast<double>(rows));
   for (int j = 0; j < c; ++j) {
     k1[j] = static_cast<float>(sums[j] * inv_rows);
     k2[j] = static_cast<float>(sums[c + j] * inv_rows);
   }
   if (dx == nullptr) return;
+  if (!last_training_) {  // dx = dy·γ·invstd
+#pragma omp parallel for schedule(static)
+    for (std::size_t r = 0; r < rows; ++r)
+      for (int j = 0; j < c; ++j) dx[r * c + j] = dy[r * c + j] * gamma[j] * invstd_[j];
+    return;
+  }
   // dx = γ·invstd·(dy - mean(dy) - x̂·mean(dy·x̂))
 #pragma omp parallel for schedule(static)
   for (std::size_t r = 0; r < rows; ++r) {
@@ -161,7 +129,7 @@ void BatchNormCpu::backward(const float* x, const float*, float* dy, float* dx, 
     float* out = dx + r * c;
     for (int j = 0; j < c; ++j) {
       const float xhat = (in[j] - mean_[j]) * invstd_[j];
-      out[j] = gamma_[j] * invstd_[j] * (g[j] - k1[j] - xhat * k2[j]);
+      out[j] = gamma[j] * invstd_[j] * (g[j] - k1[j] - xhat * k2[j]);
     }
   }
 }

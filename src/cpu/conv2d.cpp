@@ -25,24 +25,6 @@ Conv2DCpu::Conv2DCpu(const LayerLayout& layout, Activation act)
   MNIST_ASSERT(act == Activation::kLinear || act == Activation::kRelu, "unsupported Conv2D activation");
 }
 
-void Conv2DCpu::bind(float* params, float* grads, float*) {
-  w_ = params;
-  b_ = params + patch_ * cout_;
-  dw_ = grads;
-  db_ = grads + patch_ * cout_;
-}
-
-void Conv2DCpu::initialize(std::uint64_t seed, std::uint32_t layer_index) {
-  const double receptive = static_cast<double>(k_) * k_;
-  glorot_uniform(w_, patch_ * cout_, receptive * cin_, receptive * cout_, seed, layer_index);
-  std::fill(b_, b_ + cout_, 0.0f);
-}
-
-std::vector<WeightView> Conv2DCpu::weights() {
-  return {{"kernel", {std::size_t(k_), std::size_t(k_), std::size_t(cin_), std::size_t(cout_)}, w_, true},
-          {"bias", {std::size_t(cout_)}, b_, true}};
-}
-
 int Conv2DCpu::images_per_chunk() const {
   const std::size_t per_image = static_cast<std::size_t>(input_shape().h) * input_shape().w * patch_ * sizeof(float);
   return static_cast<int>(std::max<std::size_t>(1, kChunkBytes / per_image));
@@ -108,6 +90,7 @@ void Conv2DCpu::forward(const float* x, float* y, int n, const ForwardContext&) 
   // No more threads than reserve() made scratch for (the count may have changed since).
   const int threads = std::min(static_cast<int>(col_.size()), omp_get_max_threads());
   MNIST_ASSERT(threads > 0, "Conv2D used before reserve()");
+  const float *kernel = weight(slot::kKernel), *bias = weight(slot::kBias);
 #pragma omp parallel for schedule(static) num_threads(threads)
   for (int ci = 0; ci < chunks; ++ci) {
     const int b0 = ci * chunk, images = std::min(chunk, n - b0);
@@ -116,8 +99,8 @@ void Conv2DCpu::forward(const float* x, float* y, int n, const ForwardContext&) 
     float* out = y + b0 * out_size;
     const int rows = images * hw;
     // Y = bias, then Y += Col · W.
-    for (int r = 0; r < rows; ++r) std::memcpy(out + static_cast<std::size_t>(r) * cout_, b_, sizeof(float) * cout_);
-    sgemm(Trans::kNo, Trans::kNo, rows, cout_, static_cast<int>(patch_), 1.0f, col, static_cast<int>(patch_), w_,
+    for (int r = 0; r < rows; ++r) std::memcpy(out + static_cast<std::size_t>(r) * cout_, bias, sizeof(float) * cout_);
+    sgemm(Trans::kNo, Trans::kNo, rows, cout_, static_cast<int>(patch_), 1.0f, col, static_cast<int>(patch_), kernel,
           cout_, 1.0f, out, cout_);
     if (act_ == Activation::kRelu) {
       const std::size_t count = static_cast<std::size_t>(rows) * cout_;
@@ -137,6 +120,7 @@ void Conv2DCpu::backward(const float* x, const float* y, float* dy, float* dx, i
   const int threads = std::min(static_cast<int>(dw_part_.size()), omp_get_max_threads());
   MNIST_ASSERT(threads > 0, "Conv2D used before reserve()");
   int team = 1;
+  const float* kernel = weight(slot::kKernel);
 #pragma omp parallel num_threads(threads)
   {
     const int t = omp_get_thread_num();
@@ -165,7 +149,7 @@ void Conv2DCpu::backward(const float* x, const float* y, float* dy, float* dx, i
             cout_, 1.0f, dw, cout_);
       if (dx != nullptr) {
         // dCol = dY · Wᵀ, scattered back onto the input positions.
-        sgemm(Trans::kNo, Trans::kYes, rows, static_cast<int>(patch_), cout_, 1.0f, g, cout_, w_, cout_, 0.0f, col,
+        sgemm(Trans::kNo, Trans::kYes, rows, static_cast<int>(patch_), cout_, 1.0f, g, cout_, kernel, cout_, 0.0f, col,
               static_cast<int>(patch_));
         float* dxi = dx + b0 * in_size;
         std::memset(dxi, 0, sizeof(float) * images * in_size);
@@ -173,11 +157,14 @@ void Conv2DCpu::backward(const float* x, const float* y, float* dy, float* dx, i
       }
     }
   }
-  // Sum the per-thread partial gradients (fixed order: deterministic).
-  std::copy(dw_part_[0].begin(), dw_part_[0].end(), dw_);
+  // Sum the per-thread partial gradients (fixed order: deterministic) into the
+  // kernel's and the bias's gradients, which lie one after the other like a part.
+  float* grads = weight_grad(slot::kKernel);
+  MNIST_ASSERT(weight_grad(slot::kBias) == grads + wcount, "Conv2D: bias gradient not after the kernel's");
+  std::copy(dw_part_[0].begin(), dw_part_[0].end(), grads);
   for (int t = 1; t < team; ++t) {
     const float* part = dw_part_[t].data();
-    for (std::size_t i = 0; i < wcount + cout_; ++i) dw_[i] += part[i];
+    for (std::size_t i = 0; i < wcount + cout_; ++i) grads[i] += part[i];
   }
 }
 

@@ -4,6 +4,7 @@
 #include "mnist_ddp/cuda/batchnorm.hpp"
 
 #include "mnist_ddp/nn/batchnorm_math.hpp"
+#include "mnist_ddp/cuda/block_sum.hpp"
 #include "mnist_ddp/cuda/layout.hpp"
 
 namespace mnist_ddp::cuda {
@@ -35,16 +36,7 @@ __global__ void inference_backward_sums_kernel(const float* x, const float* dy, 
     sb += g;
     sg += g * (x[r * c + j] - mean) * inv;
   }
-  s_beta[threadIdx.x] = sb;
-  s_gamma[threadIdx.x] = sg;
-  __syncthreads();
-  for (int half = blockDim.x / 2; half > 0; half /= 2) {
-    if (threadIdx.x < half) {
-      s_beta[threadIdx.x] += s_beta[threadIdx.x + half];
-      s_gamma[threadIdx.x] += s_gamma[threadIdx.x + half];
-    }
-    __syncthreads();
-  }
+  block_sum_pair(s_beta, s_gamma, sb, sg);
   if (threadIdx.x == 0) {
     dbeta[j] = static_cast<float>(s_beta[0]);
     dgamma[j] = static_cast<float>(s_gamma[0]);
@@ -116,15 +108,6 @@ BatchNormCuda::BatchNormCuda(const LayerLayout& layout, CudaContext& ctx)
   MNIST_CUDNN_CHECK(cudnnSetTensor4dDescriptor(param_desc_, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, 1, c_, 1, 1));
 }
 
-void BatchNormCuda::bind(float* params, float* grads, float* state) {
-  gamma_ = params;
-  beta_ = params + c_;
-  dgamma_ = grads;
-  dbeta_ = grads + c_;
-  moving_mean_ = state;
-  moving_var_ = state + c_;
-}
-
 void BatchNormCuda::reserve(int max_batch) {
   max_batch_ = max_batch;
   save_mean_.reset(c_);
@@ -139,39 +122,43 @@ void BatchNormCuda::forward(const float* x, float* y, int n, const ForwardContex
               RuntimeError, name() << ": a batch of " << n << " is beyond cuDNN's BatchNorm limit");
   cudnnTensorDescriptor_t xd = x_desc_.get(n);
   const float one = 1.0f, zero = 0.0f;
+  const float *gamma = weight(slot::kGamma), *beta = weight(slot::kBeta);
+  float *moving_mean = weight(slot::kMovingMean), *moving_var = weight(slot::kMovingVariance);
   last_training_ = ctx.training;
   if (!ctx.training) {
     MNIST_CUDNN_CHECK(cudnnBatchNormalizationForwardInference(cc.cudnn(), CUDNN_BATCHNORM_SPATIAL, &one, &zero, xd, x,
-                                                              xd, y, param_desc_, gamma_, beta_, moving_mean_,
-                                                              moving_var_, static_cast<double>(eps_)));
+                                                              xd, y, param_desc_, gamma, beta, moving_mean,
+                                                              moving_var, static_cast<double>(eps_)));
     return;
   }
   const std::size_t rows = static_cast<std::size_t>(n) * input_shape().h * input_shape().w;
   if (rows == 1) {
-    single_row_forward_kernel<<<grid_size(c_, kThreads), kThreads, 0, stream()>>>(x, beta_, y, save_mean_.data(),
+    single_row_forward_kernel<<<grid_size(c_, kThreads), kThreads, 0, stream()>>>(x, beta, y, save_mean_.data(),
                                                                                   save_invstd_.data(), c_, eps_);
     MNIST_CUDA_CHECK_LAUNCH();
   } else {
     // No running averages from cuDNN (null pointers, factor unused): ours follow.
     MNIST_CUDNN_CHECK(cudnnBatchNormalizationForwardTraining(
-        cc.cudnn(), CUDNN_BATCHNORM_SPATIAL, &one, &zero, xd, x, xd, y, param_desc_, gamma_, beta_, 0.0, nullptr,
+        cc.cudnn(), CUDNN_BATCHNORM_SPATIAL, &one, &zero, xd, x, xd, y, param_desc_, gamma, beta, 0.0, nullptr,
         nullptr, static_cast<double>(eps_), save_mean_.data(), save_invstd_.data()));
   }
   const float momentum = ctx.moving_momentum(momentum_);
-  batchnorm_moving_update(moving_mean_, moving_var_, save_mean_.data(), save_invstd_.data(), c_, eps_, momentum,
+  batchnorm_moving_update(moving_mean, moving_var, save_mean_.data(), save_invstd_.data(), c_, eps_, momentum,
                           stream());
 }
 
 void BatchNormCuda::backward(const float* x, const float*, float* dy, float* dx, int n) {
   CudaContext& cc = context();
   const std::size_t rows = static_cast<std::size_t>(n) * input_shape().h * input_shape().w;
+  const float* gamma = weight(slot::kGamma);
+  float *dgamma = weight_grad(slot::kGamma), *dbeta = weight_grad(slot::kBeta);
   if (!last_training_) {
-    batchnorm_inference_backward(x, dy, dx, rows, c_, gamma_, moving_mean_, moving_var_, eps_, dgamma_, dbeta_,
-                                 stream());
+    batchnorm_inference_backward(x, dy, dx, rows, c_, gamma, weight(slot::kMovingMean),
+                                 weight(slot::kMovingVariance), eps_, dgamma, dbeta, stream());
     return;
   }
   if (rows == 1) {
-    single_row_backward_kernel<<<grid_size(c_, kThreads), kThreads, 0, stream()>>>(dy, dx, dgamma_, dbeta_, c_);
+    single_row_backward_kernel<<<grid_size(c_, kThreads), kThreads, 0, stream()>>>(dy, dx, dgamma, dbeta, c_);
     MNIST_CUDA_CHECK_LAUNCH();
     return;
   }
@@ -182,7 +169,7 @@ void BatchNormCuda::backward(const float* x, const float*, float* dy, float* dx,
   cudnnTensorDescriptor_t xd = x_desc_.get(n);
   const float one = 1.0f, zero = 0.0f;
   MNIST_CUDNN_CHECK(cudnnBatchNormalizationBackward(cc.cudnn(), CUDNN_BATCHNORM_SPATIAL, &one, &zero, &one, &zero, xd,
-                                                    x, xd, dy, xd, dx, param_desc_, gamma_, dgamma_, dbeta_,
+                                                    x, xd, dy, xd, dx, param_desc_, gamma, dgamma, dbeta,
                                                     static_cast<double>(eps_), save_mean_.data(),
                                                     save_invstd_.data()));
 }

@@ -41,36 +41,36 @@ void warn_library_error(const char* library, const char* code, const char* messa
 // error — a faulted context — cannot be cleared and is reported by every call.)
 void clear_last_cuda_error() noexcept { (void)cudaGetLastError(); }
 
-void throw_cuda_error(cudaError_t status, const char* expr, const char* file, int line) {
+void throw_error(cudaError_t status, const char* expr, const char* file, int line) {
   clear_last_cuda_error();
   throw_library_error("CUDA", cudaGetErrorName(status), cudaGetErrorString(status), nullptr, expr, file, line);
 }
 
-void throw_cudnn_error(cudnnStatus_t status, const char* expr, const char* file, int line) {
+void throw_error(cudnnStatus_t status, const char* expr, const char* file, int line) {
   const std::string detail = cudnn_last_message();
   throw_library_error("cuDNN", std::to_string(static_cast<int>(status)).c_str(), cudnnGetErrorString(status),
                       detail.c_str(), expr, file, line);
 }
 
-void throw_cublas_error(cublasStatus_t status, const char* expr, const char* file, int line) {
+void throw_error(cublasStatus_t status, const char* expr, const char* file, int line) {
   throw_library_error("cuBLAS", cublasGetStatusName(status), cublasGetStatusString(status), nullptr, expr, file,
                       line);
 }
 
-void warn_cuda_error(cudaError_t status, const char* expr, const char* file, int line) noexcept {
+void warn_error(cudaError_t status, const char* expr, const char* file, int line) noexcept {
   // At process exit the runtime may be torn down before static owners release.
   if (status == cudaSuccess || status == cudaErrorCudartUnloading) return;
   clear_last_cuda_error();
   warn_library_error("CUDA", cudaGetErrorName(status), cudaGetErrorString(status), expr, file, line);
 }
 
-void warn_cudnn_error(cudnnStatus_t status, const char* expr, const char* file, int line) noexcept {
+void warn_error(cudnnStatus_t status, const char* expr, const char* file, int line) noexcept {
   if (status == CUDNN_STATUS_SUCCESS) return;
   warn_library_error("cuDNN", std::to_string(static_cast<int>(status)).c_str(), cudnnGetErrorString(status), expr,
                      file, line);
 }
 
-void warn_cublas_error(cublasStatus_t status, const char* expr, const char* file, int line) noexcept {
+void warn_error(cublasStatus_t status, const char* expr, const char* file, int line) noexcept {
   if (status == CUBLAS_STATUS_SUCCESS) return;
   warn_library_error("cuBLAS", cublasGetStatusName(status), cublasGetStatusString(status), expr, file, line);
 }

@@ -67,7 +67,7 @@ void settle(AlgoChoice& c, cudnnConvolutionDescriptor_t conv, const std::string&
     const cudnnStatus_t s = workspace(c.current.algo, &c.workspace);
     if (s == CUDNN_STATUS_SUCCESS) return;
     if (s != CUDNN_STATUS_NOT_SUPPORTED)
-      detail::throw_cudnn_error(s, (what + " workspace query").c_str(), __FILE__, __LINE__);
+      detail::throw_error(s, (what + " workspace query").c_str(), __FILE__, __LINE__);
     MNIST_CHECK(c.advance(), RuntimeError,
                 what << ": every cuDNN algorithm candidate answered NOT_SUPPORTED to its workspace query");
   }
@@ -95,7 +95,7 @@ void run(AlgoChoice& c, CudaContext& ctx, cudnnConvolutionDescriptor_t conv, con
     MNIST_CUDNN_CHECK(cudnnSetConvolutionMathType(conv, to_cudnn(c.current.math)));
     const cudnnStatus_t s = call(c.current.algo);
     if (s == CUDNN_STATUS_SUCCESS) return;
-    if (s != CUDNN_STATUS_NOT_SUPPORTED) detail::throw_cudnn_error(s, what.c_str(), __FILE__, __LINE__);
+    if (s != CUDNN_STATUS_NOT_SUPPORTED) detail::throw_error(s, what.c_str(), __FILE__, __LINE__);
     MNIST_CHECK(c.advance(), RuntimeError, what << ": every cuDNN algorithm candidate answered NOT_SUPPORTED");
     settle(c, conv, what, workspace);
     ctx.reserve_workspace(c.workspace);
@@ -115,13 +115,6 @@ Conv2DCuda::Conv2DCuda(const LayerLayout& layout, Activation act, CudaContext& c
   MNIST_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(conv_desc_, pad, pad, 1, 1, 1, 1, CUDNN_CROSS_CORRELATION,
                                                     CUDNN_DATA_FLOAT));
   use_math(ctx.cudnn_math());
-}
-
-void Conv2DCuda::bind(float* params, float* grads, float*) {
-  w_ = params;
-  b_ = params + kernel_count();
-  dw_ = grads;
-  db_ = grads + kernel_count();
 }
 
 void Conv2DCuda::reserve(int max_batch) {
@@ -227,8 +220,8 @@ void Conv2DCuda::forward(const float* x, float* y, int n, const ForwardContext&)
   // Keras kernel (P = kh·kw·cin rows, cout columns) → cuDNN filter (cout rows, P columns).
   const int patch = k_ * k_ * cin_;
   const ColumnMajorTranspose t = row_major_transpose(patch, cout_);
-  MNIST_CUBLAS_CHECK(cublasSgeam(ctx.cublas(), CUBLAS_OP_T, CUBLAS_OP_N, t.m, t.n, &one, w_, t.lda, &zero,
-                                 filter_.data(), t.ldc, filter_.data(), t.ldc));
+  MNIST_CUBLAS_CHECK(cublasSgeam(ctx.cublas(), CUBLAS_OP_T, CUBLAS_OP_N, t.m, t.n, &one, weight(slot::kKernel), t.lda,
+                                 &zero, filter_.data(), t.ldc, filter_.data(), t.ldc));
   cudnnTensorDescriptor_t xd = x_desc_.get(n), yd = y_desc_.get(n);
   run(p.fwd, ctx, conv_desc_, name() + " cudnnConvolutionForward",
       [this, n](int algo, std::size_t* bytes) { return forward_workspace(n, algo, bytes); },
@@ -240,7 +233,7 @@ void Conv2DCuda::forward(const float* x, float* y, int n, const ForwardContext&)
   // y(rows × cout) += 1 · bᵀ
   const int rows = n * input_shape().h * input_shape().w;
   const ColumnMajorRows r = row_major_rows(rows, cout_);
-  MNIST_CUBLAS_CHECK(cublasSger(ctx.cublas(), r.m, r.n, &one, b_, 1, ctx.ones(rows), 1, y, r.lda));
+  MNIST_CUBLAS_CHECK(cublasSger(ctx.cublas(), r.m, r.n, &one, weight(slot::kBias), 1, ctx.ones(rows), 1, y, r.lda));
   act_.forward(yd, y);  // element-wise: the NHWC view with N = n
 }
 
@@ -255,8 +248,8 @@ void Conv2DCuda::backward(const float* x, const float* y, float* dy, float* dx, 
   // db = dyᵀ · 1 over the rows.
   const int rows = n * input_shape().h * input_shape().w;
   const ColumnMajorRows r = row_major_rows(rows, cout_);
-  MNIST_CUBLAS_CHECK(cublasSgemv(ctx.cublas(), CUBLAS_OP_N, r.m, r.n, &one, dy, r.lda, ctx.ones(rows), 1, &zero, db_,
-                                 1));
+  MNIST_CUBLAS_CHECK(cublasSgemv(ctx.cublas(), CUBLAS_OP_N, r.m, r.n, &one, dy, r.lda, ctx.ones(rows), 1, &zero,
+                                 weight_grad(slot::kBias), 1));
   // dW in cuDNN's layout, then transposed into the Keras layout of the gradient buffer.
   run(p.bwd_filter, ctx, conv_desc_, name() + " cudnnConvolutionBackwardFilter",
       [this, n](int algo, std::size_t* bytes) { return backward_filter_workspace(n, algo, bytes); },
@@ -268,7 +261,7 @@ void Conv2DCuda::backward(const float* x, const float* y, float* dy, float* dx, 
   const int patch = k_ * k_ * cin_;
   const ColumnMajorTranspose t = row_major_transpose(cout_, patch);
   MNIST_CUBLAS_CHECK(cublasSgeam(ctx.cublas(), CUBLAS_OP_T, CUBLAS_OP_N, t.m, t.n, &one, dfilter_.data(), t.lda,
-                                 &zero, dw_, t.ldc, dw_, t.ldc));
+                                 &zero, weight_grad(slot::kKernel), t.ldc, weight_grad(slot::kKernel), t.ldc));
   if (dx == nullptr) return;  // the first layer: no data gradient, no algorithm for it
   if (!p.bwd_data.chosen()) choose_backward_data(n, p);
   // The filter transposed by this batch's forward is still current (no update in between).

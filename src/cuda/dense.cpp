@@ -25,23 +25,16 @@ DenseCuda::DenseCuda(const LayerLayout& layout, Activation act, CudaContext& ctx
       in_(static_cast<int>(layout.input.size())), out_(layout.spec.units), act_(act, ctx),
       y_desc_(layout.output, layer_tensor_view(LayerKind::kDense)) {}
 
-void DenseCuda::bind(float* params, float* grads, float*) {
-  w_ = params;
-  b_ = params + static_cast<std::size_t>(in_) * out_;
-  dw_ = grads;
-  db_ = grads + static_cast<std::size_t>(in_) * out_;
-}
-
 void DenseCuda::reserve(int max_batch) { context().ones(static_cast<std::size_t>(max_batch)); }
 
 void DenseCuda::forward(const float* x, float* y, int n, const ForwardContext&) {
   cublasHandle_t h = context().cublas();
   // Y(n×out) = X(n×in) · W(in×out)
-  gemm_row_major(h, Op::kN, Op::kN, n, out_, in_, x, in_, w_, out_, 0.0f, y, out_);
+  gemm_row_major(h, Op::kN, Op::kN, n, out_, in_, x, in_, weight(slot::kKernel), out_, 0.0f, y, out_);
   // Y += 1 · bᵀ
   const ColumnMajorRows r = row_major_rows(n, out_);
   const float one = 1.0f;
-  MNIST_CUBLAS_CHECK(cublasSger(h, r.m, r.n, &one, b_, 1, context().ones(n), 1, y, r.lda));
+  MNIST_CUBLAS_CHECK(cublasSger(h, r.m, r.n, &one, weight(slot::kBias), 1, context().ones(n), 1, y, r.lda));
   act_.forward(y_desc_.get(n), y);
 }
 
@@ -51,11 +44,13 @@ void DenseCuda::backward(const float* x, const float* y, float* dy, float* dx, i
   // db = dYᵀ · 1
   const ColumnMajorRows r = row_major_rows(n, out_);
   const float one = 1.0f, zero = 0.0f;
-  MNIST_CUBLAS_CHECK(cublasSgemv(h, CUBLAS_OP_N, r.m, r.n, &one, dy, r.lda, context().ones(n), 1, &zero, db_, 1));
+  MNIST_CUBLAS_CHECK(
+      cublasSgemv(h, CUBLAS_OP_N, r.m, r.n, &one, dy, r.lda, context().ones(n), 1, &zero, weight_grad(slot::kBias), 1));
   // dW(in×out) = Xᵀ · dY
-  gemm_row_major(h, Op::kT, Op::kN, in_, out_, n, x, in_, dy, out_, 0.0f, dw_, out_);
+  gemm_row_major(h, Op::kT, Op::kN, in_, out_, n, x, in_, dy, out_, 0.0f, weight_grad(slot::kKernel), out_);
   // dX(n×in) = dY · Wᵀ
-  if (dx != nullptr) gemm_row_major(h, Op::kN, Op::kT, n, in_, out_, dy, out_, w_, out_, 0.0f, dx, in_);
+  if (dx != nullptr)
+    gemm_row_major(h, Op::kN, Op::kT, n, in_, out_, dy, out_, weight(slot::kKernel), out_, 0.0f, dx, in_);
 }
 
 }  // namespace mnist_ddp::cuda

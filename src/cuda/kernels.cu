@@ -3,6 +3,7 @@
 // function that the CPU backend calls for the same job.
 #include "mnist_ddp/cuda/kernels.hpp"
 
+#include "mnist_ddp/cuda/block_sum.hpp"
 #include "mnist_ddp/cuda/check.hpp"
 #include "mnist_ddp/cuda/layout.hpp"
 #include "mnist_ddp/nn/loss_math.hpp"
@@ -61,16 +62,7 @@ __global__ void softmax_xent_kernel(const float* logits, const std::uint8_t* lab
     if (predictions != nullptr) predictions[i] = static_cast<std::uint8_t>(r.predicted);
     if (acc.confusion != nullptr) atomicAdd(acc.confusion + label * classes + r.predicted, 1ull);
   }
-  s_loss[threadIdx.x] = loss;
-  s_correct[threadIdx.x] = correct;
-  __syncthreads();
-  for (int half = blockDim.x / 2; half > 0; half /= 2) {
-    if (threadIdx.x < half) {
-      s_loss[threadIdx.x] += s_loss[threadIdx.x + half];
-      s_correct[threadIdx.x] += s_correct[threadIdx.x + half];
-    }
-    __syncthreads();
-  }
+  block_sum_pair(s_loss, s_correct, loss, correct);
   if (threadIdx.x == 0) {
     if (acc.loss != nullptr) *acc.loss += s_loss[0];
     if (acc.correct != nullptr) *acc.correct += s_correct[0];

@@ -22,6 +22,23 @@ std::string keras_layer_name(LayerKind kind, int ordinal) {
   return ordinal == 0 ? base : base + "_" + std::to_string(ordinal);
 }
 
+std::size_t WeightSlot::count() const {
+  std::size_t n = 1;
+  for (std::size_t d : shape) n *= d;
+  return n;
+}
+
+namespace {
+
+// Appends a weight to the layer's parameter or state slice.
+void add_weight(LayerLayout& l, std::string name, std::vector<std::size_t> shape, bool trainable, WeightInit init) {
+  WeightSlot w{std::move(name), std::move(shape), trainable, init, trainable ? l.param_count : l.state_count};
+  (trainable ? l.param_count : l.state_count) += w.count();
+  l.weights.push_back(std::move(w));
+}
+
+}  // namespace
+
 LayerLayout layer_layout(const LayerSpec& spec, Shape3 in, std::string name, std::uint32_t index) {
   LayerLayout l;
   l.spec = spec;
@@ -30,20 +47,26 @@ LayerLayout layer_layout(const LayerSpec& spec, Shape3 in, std::string name, std
   l.input = in;
   l.output = in;
   const auto c = static_cast<std::size_t>(in.c);
+  const auto units = static_cast<std::size_t>(spec.units);
   switch (spec.kind) {
-    case LayerKind::kConv2D:  // kernel (k, k, cin, cout), bias (cout)
+    case LayerKind::kConv2D:
       l.output = conv_same_output(in, spec.units);
-      l.param_count = static_cast<std::size_t>(spec.kernel) * spec.kernel * c * spec.units + spec.units;
+      add_weight(l, "kernel", {std::size_t(spec.kernel), std::size_t(spec.kernel), c, units}, true,
+                 WeightInit::kGlorotUniform);
+      add_weight(l, "bias", {units}, true, WeightInit::kZeros);
       break;
-    case LayerKind::kBatchNorm:  // gamma, beta; moving mean, moving variance (c each)
-      l.param_count = 2 * c;
-      l.state_count = 2 * c;
+    case LayerKind::kBatchNorm:
+      add_weight(l, "gamma", {c}, true, WeightInit::kOnes);
+      add_weight(l, "beta", {c}, true, WeightInit::kZeros);
+      add_weight(l, "moving_mean", {c}, false, WeightInit::kZeros);
+      add_weight(l, "moving_variance", {c}, false, WeightInit::kOnes);
       break;
     case LayerKind::kMaxPool: l.output = pool_output(in, spec.kernel); break;
     case LayerKind::kFlatten: l.output = Shape3{1, 1, static_cast<int>(in.size())}; break;
-    case LayerKind::kDense:  // kernel (in, units), bias (units)
+    case LayerKind::kDense:
       l.output = Shape3{1, 1, spec.units};
-      l.param_count = in.size() * spec.units + spec.units;
+      add_weight(l, "kernel", {in.size(), units}, true, WeightInit::kGlorotUniform);
+      add_weight(l, "bias", {units}, true, WeightInit::kZeros);
       break;
     case LayerKind::kDropout: break;
   }

@@ -54,9 +54,6 @@ namespace {
 // collective, every rank gets the same answer.
 using test_support::real_mnist;
 
-#define REQUIRE_MNIST(data)                                                                        \
-  const Mnist* data = real_mnist();                                                                \
-  if (data == nullptr) GTEST_SKIP() << "MNIST not found at " << MNIST_DDP_DATA_DIR << " (run scripts/setup.sh)"
 
 Config quiet_config() {
   Config c;

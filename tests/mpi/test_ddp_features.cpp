@@ -36,12 +36,6 @@
 namespace mnist_ddp {
 namespace {
 
-using test_support::real_mnist;
-
-#define REQUIRE_MNIST(data)                                                                        \
-  const Mnist* data = real_mnist();                                                                \
-  if (data == nullptr) GTEST_SKIP() << "MNIST not found at " << MNIST_DDP_DATA_DIR << " (run scripts/setup.sh)"
-
 // A small network without BatchNorm or Dropout: conv, pool, dense.
 std::vector<LayerSpec> small_specs() {
   std::vector<LayerSpec> specs;

@@ -35,6 +35,7 @@
 #include "mnist_ddp/cpu/cpu_step_backend.hpp"
 #include "mnist_ddp/train/trainer.hpp"
 #include "support/mnist_data.hpp"
+#include "support/test_config.hpp"
 
 namespace mnist_ddp {
 namespace {
@@ -42,19 +43,14 @@ namespace {
 using test_support::real_mnist;
 
 Config fault_config() {
-  Config c;
-  c.epochs = 1;
-  c.batch_size = 8;
-  c.eval_batch_size = 100;
-  c.progress = ProgressMode::kNone;
+  Config c = test_support::quiet_config(1, 8, 100);
   c.threads = 1;
   c.precise_bn_images = 0;
   return c;
 }
 
 TEST(MpiFaults, SignalOnOneRankStopsEveryRankAtTheSameStep) {
-  const Mnist* data = real_mnist();
-  if (data == nullptr) GTEST_SKIP() << "MNIST not found at " << MNIST_DDP_DATA_DIR;
+  REQUIRE_MNIST(data);
   MpiCommunicator comm;
   const Config config = fault_config();
   const TrainValSplit split = split_validation(take_first(data->train, 7 * 8 * 6), 0.0);  // 6 to 42 steps
@@ -99,8 +95,7 @@ TEST(MpiFaults, SignalOnOneRankStopsEveryRankAtTheSameStep) {
 }
 
 TEST(MpiFaults, NonFiniteLossIsANumericalFaultOnEveryRank) {
-  const Mnist* data = real_mnist();
-  if (data == nullptr) GTEST_SKIP() << "MNIST not found at " << MNIST_DDP_DATA_DIR;
+  REQUIRE_MNIST(data);
   MpiCommunicator comm;
   Config config = fault_config();
   config.lr = 1e30;

@@ -20,6 +20,8 @@ const Mnist* real_mnist() {
   return data.get();
 }
 
+const char* mnist_dir() { return MNIST_DDP_DATA_DIR; }
+
 MnistSet synthetic_set(std::int64_t count, std::uint32_t seed) {
   MnistSet s;
   s.count = count;

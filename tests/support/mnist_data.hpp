@@ -9,6 +9,8 @@
 
 #include <cstdint>
 
+#include <gtest/gtest.h>
+
 #include "mnist_ddp/data/dataset.hpp"
 
 namespace mnist_ddp::test_support {
@@ -17,9 +19,17 @@ namespace mnist_ddp::test_support {
 // not exist. The answer is the same on every rank (one machine), so a skip on
 // nullptr is collective in the MPI tests too.
 const Mnist* real_mnist();
+// Where real_mnist() looks (MNIST_DDP_DATA_DIR).
+const char* mnist_dir();
 
 // `count` images of 60 random strokes (values 64..255 at rows and columns
 // 4..23) on black, with random labels; the same set for the same seed.
 MnistSet synthetic_set(std::int64_t count, std::uint32_t seed);
 
 }  // namespace mnist_ddp::test_support
+
+// In a test body: `data` is the real data set, or the test is skipped with the reason.
+#define REQUIRE_MNIST(data)                                             \
+  const ::mnist_ddp::Mnist* data = ::mnist_ddp::test_support::real_mnist(); \
+  if (data == nullptr)                                                  \
+  GTEST_SKIP() << "MNIST not found at " << ::mnist_ddp::test_support::mnist_dir() << " (run scripts/setup.sh)"

@@ -23,6 +23,7 @@
 #include "mnist_ddp/cli/step_settings.hpp"
 #include "mnist_ddp/train/trainer.hpp"
 #include "support/mnist_data.hpp"
+#include "support/test_config.hpp"
 
 namespace mnist_ddp {
 namespace {
@@ -92,12 +93,8 @@ class DeferredCpuBackend final : public StepBackend {
 using test_support::synthetic_set;
 
 Config small_config() {
-  Config c;
-  c.epochs = 2;
-  c.batch_size = 16;
-  c.eval_batch_size = 32;
+  Config c = test_support::quiet_config(2, 16, 32);
   c.precise_bn_images = 32;
-  c.progress = ProgressMode::kNone;
   return c;
 }
 

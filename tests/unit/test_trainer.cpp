@@ -23,20 +23,14 @@
 #include "mnist_ddp/cpu/cpu_step_backend.hpp"
 #include "mnist_ddp/train/trainer.hpp"
 #include "support/mnist_data.hpp"
+#include "support/test_config.hpp"
 
 namespace mnist_ddp {
 namespace {
 
 using test_support::real_mnist;
 
-Config quick_config() {
-  Config c;
-  c.epochs = 2;
-  c.batch_size = 64;
-  c.eval_batch_size = 250;
-  c.progress = ProgressMode::kNone;
-  return c;
-}
+Config quick_config() { return test_support::quiet_config(2, 64, 250); }
 
 // Counts the epoch ends that fit() reports: where a checkpoint policy would write.
 struct EpochEndCounter final : TrainingObserver {
@@ -45,8 +39,7 @@ struct EpochEndCounter final : TrainingObserver {
 };
 
 TEST(TrainerEndToEnd, ShortRunReducesLossAndLearns) {
-  const Mnist* data = real_mnist();
-  if (data == nullptr) GTEST_SKIP() << "MNIST not found at " << MNIST_DDP_DATA_DIR << " (run scripts/setup.sh)";
+  REQUIRE_MNIST(data);
   set_cpu_threads(0);
   Config config = quick_config();
   const TrainValSplit split = split_validation(take_first(data->train, 2560), 0.1);
@@ -73,8 +66,7 @@ TEST(TrainerEndToEnd, ShortRunReducesLossAndLearns) {
 }
 
 TEST(TrainerEndToEnd, SameSeedSameWeights) {
-  const Mnist* data = real_mnist();
-  if (data == nullptr) GTEST_SKIP() << "MNIST not found at " << MNIST_DDP_DATA_DIR;
+  REQUIRE_MNIST(data);
   Config config = quick_config();
   config.epochs = 1;
   const TrainValSplit split = split_validation(take_first(data->train, 640), 0.1);
@@ -97,8 +89,7 @@ TEST(TrainerEndToEnd, SameSeedSameWeights) {
 }
 
 TEST(TrainerEndToEnd, EarlyStoppingRestoresBestWeights) {
-  const Mnist* data = real_mnist();
-  if (data == nullptr) GTEST_SKIP() << "MNIST not found at " << MNIST_DDP_DATA_DIR;
+  REQUIRE_MNIST(data);
   // With patience 0 training stops after the first epoch that does not
   // improve val_loss, and the best epoch's weights come back.
   Config config = quick_config();
@@ -128,8 +119,7 @@ TEST(TrainerEndToEnd, EarlyStoppingRestoresBestWeights) {
 }
 
 TEST(TrainerFaults, StopSignalInsideAnEpochResumesBitwise) {
-  const Mnist* data = real_mnist();
-  if (data == nullptr) GTEST_SKIP() << "MNIST not found at " << MNIST_DDP_DATA_DIR;
+  REQUIRE_MNIST(data);
   set_cpu_threads(1);
   Config config = quick_config();
   config.batch_size = 32;
@@ -197,8 +187,7 @@ TEST(TrainerFaults, StopSignalInsideAnEpochResumesBitwise) {
 }
 
 TEST(TrainerFaults, NonFiniteLossStopsBeforeAnyCheckpoint) {
-  const Mnist* data = real_mnist();
-  if (data == nullptr) GTEST_SKIP() << "MNIST not found at " << MNIST_DDP_DATA_DIR;
+  REQUIRE_MNIST(data);
   Config config = quick_config();
   config.epochs = 1;
   config.lr = 1e30;

@@ -22,10 +22,6 @@ namespace mnist_ddp {
 class BatchNormCpu final : public Layer {
  public:
   explicit BatchNormCpu(const LayerLayout& layout);
-  LayerKind kind() const override { return LayerKind::kBatchNorm; }
-  void bind(float* params, float* grads, float* state) override;
-  void initialize(std::uint64_t seed, std::uint32_t layer_index) override;
-  std::vector<WeightView> weights() override;
   void forward(const float* x, float* y, int n, const ForwardContext& ctx) override;
   void backward(const float* x, const float* y, float* dy, float* dx, int n) override;
   // --sync-bn: training statistics over all ranks (dist/batchnorm_sync.hpp); null: this rank's.
@@ -34,12 +30,9 @@ class BatchNormCpu final : public Layer {
  private:
   int c_;
   float eps_, momentum_;
-  float *gamma_ = nullptr, *beta_ = nullptr, *dgamma_ = nullptr, *dbeta_ = nullptr;
-  float *moving_mean_ = nullptr, *moving_var_ = nullptr;
-  std::vector<float> mean_, invstd_;  // (c) of the last training batch
+  std::vector<float> mean_, invstd_;  // (c) the last forward normalised with: the batch's or the moving ones
   bool last_training_ = false;        // mode of the last forward, which backward differentiates
   BatchNormSync* sync_ = nullptr;
-  double rows_ = 0;                   // rows of the last training batch (over all ranks with sync_)
 };
 
 }  // namespace mnist_ddp

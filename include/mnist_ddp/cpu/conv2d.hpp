@@ -15,11 +15,7 @@ namespace mnist_ddp {
 class Conv2DCpu final : public Layer {
  public:
   Conv2DCpu(const LayerLayout& layout, Activation act);
-  LayerKind kind() const override { return LayerKind::kConv2D; }
-  void bind(float* params, float* grads, float* state) override;
-  void initialize(std::uint64_t seed, std::uint32_t layer_index) override;
   void reserve(int max_batch) override;
-  std::vector<WeightView> weights() override;
   void forward(const float* x, float* y, int n, const ForwardContext& ctx) override;
   void backward(const float* x, const float* y, float* dy, float* dx, int n) override;
 
@@ -30,8 +26,6 @@ class Conv2DCpu final : public Layer {
   int k_, cin_, cout_, pad_;
   Activation act_;
   std::size_t patch_;                          // K = k·k·cin
-  float *w_ = nullptr, *b_ = nullptr;          // (k, k, cin, cout), (cout)
-  float *dw_ = nullptr, *db_ = nullptr;
   std::vector<std::vector<float>> col_;        // per thread: (chunk·h·w, K)
   std::vector<std::vector<float>> dw_part_;    // per thread: K·cout + cout
 };

@@ -10,7 +10,6 @@ namespace mnist_ddp {
 class DropoutCpu final : public Layer {
  public:
   explicit DropoutCpu(const LayerLayout& layout);
-  LayerKind kind() const override { return LayerKind::kDropout; }
   void reserve(int max_batch) override;
   void forward(const float* x, float* y, int n, const ForwardContext& ctx) override;
   void backward(const float* x, const float* y, float* dy, float* dx, int n) override;
@@ -27,7 +26,6 @@ class DropoutCpu final : public Layer {
 class FlattenCpu final : public Layer {
  public:
   explicit FlattenCpu(const LayerLayout& layout) : Layer(layout) {}
-  LayerKind kind() const override { return LayerKind::kFlatten; }
   void forward(const float* x, float* y, int n, const ForwardContext& ctx) override;
   void backward(const float* x, const float* y, float* dy, float* dx, int n) override;
 };

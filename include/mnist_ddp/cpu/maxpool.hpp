@@ -12,7 +12,6 @@ namespace mnist_ddp {
 class MaxPoolCpu final : public Layer {
  public:
   explicit MaxPoolCpu(const LayerLayout& layout) : Layer(layout), pool_(layout.spec.kernel) {}
-  LayerKind kind() const override { return LayerKind::kMaxPool; }
   void reserve(int max_batch) override;
   void forward(const float* x, float* y, int n, const ForwardContext& ctx) override;
   void backward(const float* x, const float* y, float* dy, float* dx, int n) override;

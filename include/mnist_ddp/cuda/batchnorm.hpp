@@ -33,8 +33,6 @@ namespace mnist_ddp::cuda {
 class BatchNormCuda final : public CudaLayer {
  public:
   BatchNormCuda(const LayerLayout& layout, CudaContext& ctx);
-  LayerKind kind() const override { return LayerKind::kBatchNorm; }
-  void bind(float* params, float* grads, float* state) override;
   void reserve(int max_batch) override;
   void forward(const float* x, float* y, int n, const ForwardContext& ctx) override;
   void backward(const float* x, const float* y, float* dy, float* dx, int n) override;
@@ -42,8 +40,6 @@ class BatchNormCuda final : public CudaLayer {
  private:
   int c_;
   float eps_, momentum_;
-  float *gamma_ = nullptr, *beta_ = nullptr, *dgamma_ = nullptr, *dbeta_ = nullptr;
-  float *moving_mean_ = nullptr, *moving_var_ = nullptr;
   DeviceBuffer<float> save_mean_, save_invstd_;  // (c) of the last training batch
   DeviceBuffer<float> dx_scratch_;               // cuDNN always writes dx: where it goes for the first layer
   BatchDescriptors x_desc_;                      // (n, c, h, w) with NHWC strides

@@ -35,40 +35,41 @@ void warn_library_error(const char* library, const char* code, const char* messa
 // Resets the thread's last CUDA error (cudaGetLastError), after an error was handled.
 void clear_last_cuda_error() noexcept;
 
-[[noreturn]] void throw_cuda_error(cudaError_t status, const char* expr, const char* file, int line);
-[[noreturn]] void throw_cudnn_error(cudnnStatus_t status, const char* expr, const char* file, int line);
-[[noreturn]] void throw_cublas_error(cublasStatus_t status, const char* expr, const char* file, int line);
-// Both clear the thread's last error (a reported error must not fail a later launch check).
-// Warns unless the status is success or the runtime is already unloading (process exit).
-void warn_cuda_error(cudaError_t status, const char* expr, const char* file, int line) noexcept;
-void warn_cudnn_error(cudnnStatus_t status, const char* expr, const char* file, int line) noexcept;
-void warn_cublas_error(cublasStatus_t status, const char* expr, const char* file, int line) noexcept;
+// One overload per library status type, so that one macro checks them all.
+inline bool succeeded(cudaError_t s) { return s == cudaSuccess; }
+inline bool succeeded(cudnnStatus_t s) { return s == CUDNN_STATUS_SUCCESS; }
+inline bool succeeded(cublasStatus_t s) { return s == CUBLAS_STATUS_SUCCESS; }
+// For a CUDA status both clear the thread's last error (a reported error must not
+// fail a later launch check). warn_error warns unless the status is success or the
+// CUDA runtime is already unloading (process exit).
+[[noreturn]] void throw_error(cudaError_t status, const char* expr, const char* file, int line);
+[[noreturn]] void throw_error(cudnnStatus_t status, const char* expr, const char* file, int line);
+[[noreturn]] void throw_error(cublasStatus_t status, const char* expr, const char* file, int line);
+void warn_error(cudaError_t status, const char* expr, const char* file, int line) noexcept;
+void warn_error(cudnnStatus_t status, const char* expr, const char* file, int line) noexcept;
+void warn_error(cublasStatus_t status, const char* expr, const char* file, int line) noexcept;
 
 }  // namespace mnist_ddp::cuda::detail
 
-#define MNIST_CUDA_CHECK(expr)                                                                   \
-  do {                                                                                           \
-    const cudaError_t mnist_cuda_status_ = (expr);                                               \
-    if (mnist_cuda_status_ != cudaSuccess)                                                       \
-      ::mnist_ddp::cuda::detail::throw_cuda_error(mnist_cuda_status_, #expr, __FILE__, __LINE__); \
+// `expr` returns a CUDA, cuDNN or cuBLAS status; the overloads above say which.
+#define MNIST_GPU_CHECK(expr)                                                                 \
+  do {                                                                                        \
+    const auto mnist_gpu_status_ = (expr);                                                    \
+    if (!::mnist_ddp::cuda::detail::succeeded(mnist_gpu_status_))                             \
+      ::mnist_ddp::cuda::detail::throw_error(mnist_gpu_status_, #expr, __FILE__, __LINE__);   \
   } while (0)
+#define MNIST_GPU_WARN(expr) ::mnist_ddp::cuda::detail::warn_error((expr), #expr, __FILE__, __LINE__)
+
+// The library named at the call site, for the reader; all check alike.
+#define MNIST_CUDA_CHECK(expr) MNIST_GPU_CHECK(expr)
+#define MNIST_CUDNN_CHECK(expr) MNIST_GPU_CHECK(expr)
+#define MNIST_CUBLAS_CHECK(expr) MNIST_GPU_CHECK(expr)
+#define MNIST_CUDA_WARN(expr) MNIST_GPU_WARN(expr)
+#define MNIST_CUDNN_WARN(expr) MNIST_GPU_WARN(expr)
+#define MNIST_CUBLAS_WARN(expr) MNIST_GPU_WARN(expr)
 
 // After a kernel launch: the launch error, if any (does not synchronise).
 #define MNIST_CUDA_CHECK_LAUNCH() MNIST_CUDA_CHECK(cudaGetLastError())
-
-#define MNIST_CUDNN_CHECK(expr)                                                                    \
-  do {                                                                                             \
-    const cudnnStatus_t mnist_cudnn_status_ = (expr);                                              \
-    if (mnist_cudnn_status_ != CUDNN_STATUS_SUCCESS)                                               \
-      ::mnist_ddp::cuda::detail::throw_cudnn_error(mnist_cudnn_status_, #expr, __FILE__, __LINE__); \
-  } while (0)
-
-#define MNIST_CUBLAS_CHECK(expr)                                                                     \
-  do {                                                                                               \
-    const cublasStatus_t mnist_cublas_status_ = (expr);                                              \
-    if (mnist_cublas_status_ != CUBLAS_STATUS_SUCCESS)                                               \
-      ::mnist_ddp::cuda::detail::throw_cublas_error(mnist_cublas_status_, #expr, __FILE__, __LINE__); \
-  } while (0)
 
 // Needs <nccl.h> at the point of use.
 // ncclInProgress (a non-blocking communicator still working) is not a failure.
@@ -81,6 +82,3 @@ void warn_cublas_error(cublasStatus_t status, const char* expr, const char* file
           ncclGetErrorString(mnist_nccl_status_), ncclGetLastError(nullptr), #expr, __FILE__, __LINE__);     \
   } while (0)
 
-#define MNIST_CUDA_WARN(expr) ::mnist_ddp::cuda::detail::warn_cuda_error((expr), #expr, __FILE__, __LINE__)
-#define MNIST_CUDNN_WARN(expr) ::mnist_ddp::cuda::detail::warn_cudnn_error((expr), #expr, __FILE__, __LINE__)
-#define MNIST_CUBLAS_WARN(expr) ::mnist_ddp::cuda::detail::warn_cublas_error((expr), #expr, __FILE__, __LINE__)

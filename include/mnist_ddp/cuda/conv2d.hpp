@@ -34,8 +34,6 @@ namespace mnist_ddp::cuda {
 class Conv2DCuda final : public CudaLayer {
  public:
   Conv2DCuda(const LayerLayout& layout, Activation act, CudaContext& ctx);
-  LayerKind kind() const override { return LayerKind::kConv2D; }
-  void bind(float* params, float* grads, float* state) override;
   void reserve(int max_batch) override;
   void forward(const float* x, float* y, int n, const ForwardContext& ctx) override;
   void backward(const float* x, const float* y, float* dy, float* dx, int n) override;
@@ -61,7 +59,6 @@ class Conv2DCuda final : public CudaLayer {
 
   int k_, cin_, cout_;
   FusedActivation act_;
-  float *w_ = nullptr, *b_ = nullptr, *dw_ = nullptr, *db_ = nullptr;  // Keras layout, model buffers
   DeviceBuffer<float> filter_, dfilter_;                                // cuDNN layout (cout, kh, kw, cin)
   BatchDescriptors x_desc_, y_desc_;  // NHWC with N = n, for the convolutions and the activation
   FilterDescriptor filter_desc_;

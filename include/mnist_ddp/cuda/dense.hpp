@@ -16,8 +16,6 @@ namespace mnist_ddp::cuda {
 class DenseCuda final : public CudaLayer {
  public:
   DenseCuda(const LayerLayout& layout, Activation act, CudaContext& ctx);
-  LayerKind kind() const override { return LayerKind::kDense; }
-  void bind(float* params, float* grads, float* state) override;
   void reserve(int max_batch) override;
   void forward(const float* x, float* y, int n, const ForwardContext& ctx) override;
   void backward(const float* x, const float* y, float* dy, float* dx, int n) override;
@@ -25,7 +23,6 @@ class DenseCuda final : public CudaLayer {
  private:
   int in_, out_;
   FusedActivation act_;
-  float *w_ = nullptr, *b_ = nullptr, *dw_ = nullptr, *db_ = nullptr;
   BatchDescriptors y_desc_;  // (n, units, 1, 1)
 };
 

@@ -20,7 +20,6 @@ namespace mnist_ddp::cuda {
 class DropoutCuda final : public CudaLayer {
  public:
   DropoutCuda(const LayerLayout& layout, CudaContext& ctx);
-  LayerKind kind() const override { return LayerKind::kDropout; }
   void reserve(int max_batch) override;
   void forward(const float* x, float* y, int n, const ForwardContext& ctx) override;
   void backward(const float* x, const float* y, float* dy, float* dx, int n) override;
@@ -35,7 +34,6 @@ class DropoutCuda final : public CudaLayer {
 class FlattenCuda final : public CudaLayer {
  public:
   FlattenCuda(const LayerLayout& layout, CudaContext& ctx) : CudaLayer(layout, ctx) {}
-  LayerKind kind() const override { return LayerKind::kFlatten; }
   void forward(const float* x, float* y, int n, const ForwardContext& ctx) override;
   void backward(const float* x, const float* y, float* dy, float* dx, int n) override;
 };

@@ -26,10 +26,7 @@ class CudaLayer : public LaidOutLayer {
   // Name, shapes and buffer slice sizes come from the model's layout (nn/layer.hpp's LaidOutLayer).
   CudaLayer(const LayerLayout& layout, CudaContext& ctx) : LaidOutLayer(layout), ctx_(ctx) {}
   virtual ~CudaLayer() = default;
-  virtual LayerKind kind() const = 0;
 
-  // Points the layer at its slices of the model's flat device buffers.
-  virtual void bind(float* /*params*/, float* /*grads*/, float* /*state*/) {}
   // Device scratch and workspace for up to `max_batch` samples; chooses algorithms.
   virtual void reserve(int /*max_batch*/) {}
 

@@ -16,7 +16,6 @@ namespace mnist_ddp::cuda {
 class MaxPoolCuda final : public CudaLayer {
  public:
   MaxPoolCuda(const LayerLayout& layout, CudaContext& ctx);
-  LayerKind kind() const override { return LayerKind::kMaxPool; }
   void forward(const float* x, float* y, int n, const ForwardContext& ctx) override;
   void backward(const float* x, const float* y, float* dy, float* dx, int n) override;
 

@@ -2,7 +2,8 @@
 //
 // Each owner is move-only, creates its resource in the constructor (checked,
 // throwing RuntimeError) and releases it in the destructor (checked, warning
-// only). Nothing in the GPU backend calls a create/destroy pair by hand.
+// only): one template, Unique<Handle, Release>, holds every one of them.
+// Nothing in the GPU backend calls a create/destroy pair by hand.
 //
 //   DeviceBuffer<T>   cudaMalloc'd array of T        PinnedBuffer<T>   cudaMallocHost'd array of T
 //   Stream            non-blocking cudaStream_t      Event             cudaEvent_t (no timing by default)
@@ -28,39 +29,120 @@
 
 namespace mnist_ddp::cuda {
 
+// ---- ownership ----------------------------------------------------------------------
+
+// The move-only ownership every resource below shares: a handle (or pointer) that
+// Release frees when it is not null — in the destructor, on move-assignment and in
+// reset(). Release warns on failure (MNIST_*_WARN) and never throws.
+template <typename Handle, typename Release>
+class Unique {
+ public:
+  Unique() = default;
+  explicit Unique(Handle h) : h_(h) {}
+  ~Unique() { reset(); }
+  Unique(Unique&& o) noexcept : h_(std::exchange(o.h_, Handle{})) {}
+  Unique& operator=(Unique&& o) noexcept {
+    if (this != &o) {
+      reset();
+      h_ = std::exchange(o.h_, Handle{});
+    }
+    return *this;
+  }
+  Unique(const Unique&) = delete;
+  Unique& operator=(const Unique&) = delete;
+
+  Handle get() const { return h_; }
+  operator Handle() const { return h_; }  // NOLINT: used as the library argument it wraps
+  void reset() noexcept {
+    if (h_ != Handle{}) Release{}(h_);
+    h_ = Handle{};
+  }
+
+ private:
+  Handle h_{};
+};
+
+// The handle that `create` (a checked create call, throwing on failure) makes.
+template <typename Handle, typename Create>
+Handle created(Create create) {
+  Handle h{};
+  create(&h);
+  return h;
+}
+
+struct CudaFree {
+  void operator()(void* p) const noexcept { MNIST_CUDA_WARN(cudaFree(p)); }
+};
+struct CudaFreeHost {
+  void operator()(void* p) const noexcept { MNIST_CUDA_WARN(cudaFreeHost(p)); }
+};
+struct StreamDestroy {
+  void operator()(cudaStream_t s) const noexcept { MNIST_CUDA_WARN(cudaStreamDestroy(s)); }
+};
+struct EventDestroy {
+  void operator()(cudaEvent_t e) const noexcept { MNIST_CUDA_WARN(cudaEventDestroy(e)); }
+};
+struct CudnnDestroy {
+  void operator()(cudnnHandle_t h) const noexcept { MNIST_CUDNN_WARN(cudnnDestroy(h)); }
+};
+struct CublasDestroy {
+  void operator()(cublasHandle_t h) const noexcept { MNIST_CUBLAS_WARN(cublasDestroy(h)); }
+};
+template <typename Handle, cudnnStatus_t (*Destroy)(Handle)>
+struct CudnnDescriptorDestroy {
+  void operator()(Handle d) const noexcept { MNIST_CUDNN_WARN(Destroy(d)); }
+};
+
 // ---- memory ----------------------------------------------------------------------
 
-// A device array of `size()` elements of T. Contents are uninitialised unless zeroed.
-template <typename T>
-class DeviceBuffer {
+// `count` elements of T from `allocate` (cudaMalloc or cudaMallocHost), freed by Free.
+template <typename T, typename Free>
+class CudaArray {
  public:
-  DeviceBuffer() = default;
-  explicit DeviceBuffer(std::size_t count) { allocate(count); }
-  ~DeviceBuffer() { release(); }
-  DeviceBuffer(DeviceBuffer&& o) noexcept : data_(std::exchange(o.data_, nullptr)), size_(std::exchange(o.size_, 0)) {}
-  DeviceBuffer& operator=(DeviceBuffer&& o) noexcept {
+  CudaArray() = default;
+  CudaArray(std::size_t count, cudaError_t (*allocate)(void**, std::size_t)) {
+    if (count == 0) return;
+    void* p = nullptr;
+    MNIST_CUDA_CHECK(allocate(&p, count * sizeof(T)));
+    mem_ = Unique<void*, Free>(p);
+    size_ = count;
+  }
+  CudaArray(CudaArray&& o) noexcept : mem_(std::move(o.mem_)), size_(std::exchange(o.size_, 0)) {}
+  CudaArray& operator=(CudaArray&& o) noexcept {
     if (this != &o) {
-      release();
-      data_ = std::exchange(o.data_, nullptr);
+      mem_ = std::move(o.mem_);
       size_ = std::exchange(o.size_, 0);
     }
     return *this;
   }
-  DeviceBuffer(const DeviceBuffer&) = delete;
-  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
 
-  T* data() { return data_; }
-  const T* data() const { return data_; }
+  T* data() { return static_cast<T*>(mem_.get()); }
+  const T* data() const { return static_cast<const T*>(mem_.get()); }
   std::size_t size() const { return size_; }
   std::size_t bytes() const { return size_ * sizeof(T); }
   bool empty() const { return size_ == 0; }
+
+ private:
+  Unique<void*, Free> mem_;
+  std::size_t size_ = 0;
+};
+
+inline cudaError_t device_malloc(void** p, std::size_t bytes) { return cudaMalloc(p, bytes); }
+inline cudaError_t pinned_malloc(void** p, std::size_t bytes) { return cudaMallocHost(p, bytes); }
+
+// A device array of `size()` elements of T. Contents are uninitialised unless zeroed.
+template <typename T>
+class DeviceBuffer : public CudaArray<T, CudaFree> {
+ public:
+  DeviceBuffer() = default;
+  explicit DeviceBuffer(std::size_t count) : CudaArray<T, CudaFree>(count, device_malloc) {}
 
   // Reallocates to `count` elements; the old contents are lost. The caller must
   // make sure no queued work still uses the old memory (cudaFree synchronises
   // the device, so work queued before this call is finished first).
   void reset(std::size_t count) {
-    release();
-    allocate(count);
+    *this = DeviceBuffer();  // free first: the peak holds one buffer, not two
+    *this = DeviceBuffer(count);
   }
 
   // Copies synchronous with the whole device (set-up, checkpoints, tests — never
@@ -68,134 +150,61 @@ class DeviceBuffer {
   // model's streams are non-blocking, so a plain cudaMemcpy would not be ordered
   // after them), and the data is in place when they return.
   void upload(const T* host, std::size_t count, std::size_t offset = 0) {
-    MNIST_ASSERT(offset + count <= size_, "upload of " << count << " at " << offset << " into " << size_);
+    MNIST_ASSERT(offset + count <= this->size(), "upload of " << count << " at " << offset << " into " << this->size());
     MNIST_CUDA_CHECK(cudaDeviceSynchronize());
-    MNIST_CUDA_CHECK(cudaMemcpy(data_ + offset, host, count * sizeof(T), cudaMemcpyHostToDevice));
+    MNIST_CUDA_CHECK(cudaMemcpy(this->data() + offset, host, count * sizeof(T), cudaMemcpyHostToDevice));
     MNIST_CUDA_CHECK(cudaDeviceSynchronize());
   }
   void download(T* host, std::size_t count, std::size_t offset = 0) const {
-    MNIST_ASSERT(offset + count <= size_, "download of " << count << " at " << offset << " from " << size_);
+    MNIST_ASSERT(offset + count <= this->size(),
+                 "download of " << count << " at " << offset << " from " << this->size());
     MNIST_CUDA_CHECK(cudaDeviceSynchronize());
-    MNIST_CUDA_CHECK(cudaMemcpy(host, data_ + offset, count * sizeof(T), cudaMemcpyDeviceToHost));
+    MNIST_CUDA_CHECK(cudaMemcpy(host, this->data() + offset, count * sizeof(T), cudaMemcpyDeviceToHost));
   }
   // Asynchronous zero fill on `stream`.
   void zero(cudaStream_t stream) {
-    if (size_ > 0) MNIST_CUDA_CHECK(cudaMemsetAsync(data_, 0, bytes(), stream));
+    if (!this->empty()) MNIST_CUDA_CHECK(cudaMemsetAsync(this->data(), 0, this->bytes(), stream));
   }
-
- private:
-  void allocate(std::size_t count) {
-    if (count == 0) return;
-    void* p = nullptr;
-    MNIST_CUDA_CHECK(cudaMalloc(&p, count * sizeof(T)));
-    data_ = static_cast<T*>(p);
-    size_ = count;
-  }
-  void release() noexcept {
-    if (data_ != nullptr) MNIST_CUDA_WARN(cudaFree(data_));
-    data_ = nullptr;
-    size_ = 0;
-  }
-  T* data_ = nullptr;
-  std::size_t size_ = 0;
 };
 
 // Page-locked host memory: the target of asynchronous device-to-host copies
 // (loss sums, metrics) that the host reads after an event or stream sync.
 template <typename T>
-class PinnedBuffer {
+class PinnedBuffer : public CudaArray<T, CudaFreeHost> {
  public:
   PinnedBuffer() = default;
-  explicit PinnedBuffer(std::size_t count) {
-    if (count == 0) return;
-    void* p = nullptr;
-    MNIST_CUDA_CHECK(cudaMallocHost(&p, count * sizeof(T)));
-    data_ = static_cast<T*>(p);
-    size_ = count;
-  }
-  ~PinnedBuffer() {
-    if (data_ != nullptr) MNIST_CUDA_WARN(cudaFreeHost(data_));
-  }
-  PinnedBuffer(PinnedBuffer&& o) noexcept : data_(std::exchange(o.data_, nullptr)), size_(std::exchange(o.size_, 0)) {}
-  PinnedBuffer& operator=(PinnedBuffer&& o) noexcept {
-    if (this != &o) {
-      if (data_ != nullptr) MNIST_CUDA_WARN(cudaFreeHost(data_));
-      data_ = std::exchange(o.data_, nullptr);
-      size_ = std::exchange(o.size_, 0);
-    }
-    return *this;
-  }
-  PinnedBuffer(const PinnedBuffer&) = delete;
-  PinnedBuffer& operator=(const PinnedBuffer&) = delete;
-
-  T* data() { return data_; }
-  const T* data() const { return data_; }
-  T& operator[](std::size_t i) { return data_[i]; }
-  const T& operator[](std::size_t i) const { return data_[i]; }
-  std::size_t size() const { return size_; }
-
- private:
-  T* data_ = nullptr;
-  std::size_t size_ = 0;
+  explicit PinnedBuffer(std::size_t count) : CudaArray<T, CudaFreeHost>(count, pinned_malloc) {}
+  T& operator[](std::size_t i) { return this->data()[i]; }
+  const T& operator[](std::size_t i) const { return this->data()[i]; }
 };
 
 // ---- streams and events -------------------------------------------------------------
 
 // A stream that does not synchronise with the legacy default stream.
-class Stream {
+class Stream : public Unique<cudaStream_t, StreamDestroy> {
  public:
-  Stream() { MNIST_CUDA_CHECK(cudaStreamCreateWithFlags(&s_, cudaStreamNonBlocking)); }
-  ~Stream() {
-    if (s_ != nullptr) MNIST_CUDA_WARN(cudaStreamDestroy(s_));
-  }
-  Stream(Stream&& o) noexcept : s_(std::exchange(o.s_, nullptr)) {}
-  Stream& operator=(Stream&& o) noexcept {
-    if (this != &o) {
-      if (s_ != nullptr) MNIST_CUDA_WARN(cudaStreamDestroy(s_));
-      s_ = std::exchange(o.s_, nullptr);
-    }
-    return *this;
-  }
-  Stream(const Stream&) = delete;
-  Stream& operator=(const Stream&) = delete;
+  Stream()
+      : Unique(created<cudaStream_t>(
+            [](cudaStream_t* s) { MNIST_CUDA_CHECK(cudaStreamCreateWithFlags(s, cudaStreamNonBlocking)); })) {}
 
-  cudaStream_t get() const { return s_; }
-  operator cudaStream_t() const { return s_; }  // NOLINT: used as the library argument it wraps
-  void synchronize() const { MNIST_CUDA_CHECK(cudaStreamSynchronize(s_)); }
+  void synchronize() const { MNIST_CUDA_CHECK(cudaStreamSynchronize(get())); }
   // Later work on this stream waits for `event` (recorded on another stream): no host wait.
-  void wait(cudaEvent_t event) const { MNIST_CUDA_CHECK(cudaStreamWaitEvent(s_, event, 0)); }
-
- private:
-  cudaStream_t s_ = nullptr;
+  void wait(cudaEvent_t event) const { MNIST_CUDA_CHECK(cudaStreamWaitEvent(get(), event, 0)); }
 };
 
-class Event {
+class Event : public Unique<cudaEvent_t, EventDestroy> {
  public:
   // timing=false: cudaEventDisableTiming, the cheap kind used for ordering streams.
-  explicit Event(bool timing = false) {
-    MNIST_CUDA_CHECK(cudaEventCreateWithFlags(&e_, timing ? cudaEventDefault : cudaEventDisableTiming));
-  }
-  ~Event() {
-    if (e_ != nullptr) MNIST_CUDA_WARN(cudaEventDestroy(e_));
-  }
-  Event(Event&& o) noexcept : e_(std::exchange(o.e_, nullptr)) {}
-  Event& operator=(Event&& o) noexcept {
-    if (this != &o) {
-      if (e_ != nullptr) MNIST_CUDA_WARN(cudaEventDestroy(e_));
-      e_ = std::exchange(o.e_, nullptr);
-    }
-    return *this;
-  }
-  Event(const Event&) = delete;
-  Event& operator=(const Event&) = delete;
+  explicit Event(bool timing = false)
+      : Unique(created<cudaEvent_t>([timing](cudaEvent_t* e) {
+          MNIST_CUDA_CHECK(cudaEventCreateWithFlags(e, timing ? cudaEventDefault : cudaEventDisableTiming));
+        })) {}
 
-  cudaEvent_t get() const { return e_; }
-  operator cudaEvent_t() const { return e_; }  // NOLINT
-  void record(cudaStream_t stream) { MNIST_CUDA_CHECK(cudaEventRecord(e_, stream)); }
-  void synchronize() const { MNIST_CUDA_CHECK(cudaEventSynchronize(e_)); }
+  void record(cudaStream_t stream) { MNIST_CUDA_CHECK(cudaEventRecord(get(), stream)); }
+  void synchronize() const { MNIST_CUDA_CHECK(cudaEventSynchronize(get())); }
   // True when all work before the last record() has completed (never blocks).
   bool done() const {
-    const cudaError_t s = cudaEventQuery(e_);
+    const cudaError_t s = cudaEventQuery(get());
     if (s == cudaErrorNotReady) {
       // "Not ready" is an answer, not a failure, but the runtime records it as the
       // thread's last error: clear it, or the next launch check would throw it
@@ -209,73 +218,32 @@ class Event {
   // Milliseconds between two timing events (both recorded and completed).
   static float elapsed_ms(const Event& start, const Event& stop) {
     float ms = 0.0f;
-    MNIST_CUDA_CHECK(cudaEventElapsedTime(&ms, start.e_, stop.e_));
+    MNIST_CUDA_CHECK(cudaEventElapsedTime(&ms, start.get(), stop.get()));
     return ms;
   }
-
- private:
-  cudaEvent_t e_ = nullptr;
 };
 
 // ---- library handles ------------------------------------------------------------------
 
-class CudnnHandle {
+class CudnnHandle : public Unique<cudnnHandle_t, CudnnDestroy> {
  public:
-  CudnnHandle() { MNIST_CUDNN_CHECK(cudnnCreate(&h_)); }
-  ~CudnnHandle() {
-    if (h_ != nullptr) MNIST_CUDNN_WARN(cudnnDestroy(h_));
-  }
-  CudnnHandle(CudnnHandle&& o) noexcept : h_(std::exchange(o.h_, nullptr)) {}
-  CudnnHandle& operator=(CudnnHandle&&) = delete;
-  CudnnHandle(const CudnnHandle&) = delete;
-  CudnnHandle& operator=(const CudnnHandle&) = delete;
-  cudnnHandle_t get() const { return h_; }
-
- private:
-  cudnnHandle_t h_ = nullptr;
+  CudnnHandle() : Unique(created<cudnnHandle_t>([](cudnnHandle_t* h) { MNIST_CUDNN_CHECK(cudnnCreate(h)); })) {}
 };
 
-class CublasHandle {
+class CublasHandle : public Unique<cublasHandle_t, CublasDestroy> {
  public:
-  CublasHandle() { MNIST_CUBLAS_CHECK(cublasCreate(&h_)); }
-  ~CublasHandle() {
-    if (h_ != nullptr) MNIST_CUBLAS_WARN(cublasDestroy(h_));
-  }
-  CublasHandle(CublasHandle&& o) noexcept : h_(std::exchange(o.h_, nullptr)) {}
-  CublasHandle& operator=(CublasHandle&&) = delete;
-  CublasHandle(const CublasHandle&) = delete;
-  CublasHandle& operator=(const CublasHandle&) = delete;
-  cublasHandle_t get() const { return h_; }
-
- private:
-  cublasHandle_t h_ = nullptr;
+  CublasHandle() : Unique(created<cublasHandle_t>([](cublasHandle_t* h) { MNIST_CUBLAS_CHECK(cublasCreate(h)); })) {}
 };
 
 // ---- cuDNN descriptors ----------------------------------------------------------------
 
 // One owner template for the five descriptor kinds: Create/Destroy are the cuDNN functions.
 template <typename Handle, cudnnStatus_t (*Create)(Handle*), cudnnStatus_t (*Destroy)(Handle)>
-class CudnnDescriptor {
+class CudnnDescriptor : public Unique<Handle, CudnnDescriptorDestroy<Handle, Destroy>> {
  public:
-  CudnnDescriptor() { MNIST_CUDNN_CHECK(Create(&d_)); }
-  ~CudnnDescriptor() {
-    if (d_ != nullptr) MNIST_CUDNN_WARN(Destroy(d_));
-  }
-  CudnnDescriptor(CudnnDescriptor&& o) noexcept : d_(std::exchange(o.d_, nullptr)) {}
-  CudnnDescriptor& operator=(CudnnDescriptor&& o) noexcept {
-    if (this != &o) {
-      if (d_ != nullptr) MNIST_CUDNN_WARN(Destroy(d_));
-      d_ = std::exchange(o.d_, nullptr);
-    }
-    return *this;
-  }
-  CudnnDescriptor(const CudnnDescriptor&) = delete;
-  CudnnDescriptor& operator=(const CudnnDescriptor&) = delete;
-  Handle get() const { return d_; }
-  operator Handle() const { return d_; }  // NOLINT
-
- private:
-  Handle d_ = nullptr;
+  CudnnDescriptor()
+      : Unique<Handle, CudnnDescriptorDestroy<Handle, Destroy>>(
+            created<Handle>([](Handle* d) { MNIST_CUDNN_CHECK(Create(d)); })) {}
 };
 
 using TensorDescriptor =

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "mnist_ddp/nn/init.hpp"
 #include "mnist_ddp/nn/model_layout.hpp"
 #include "mnist_ddp/nn/spec.hpp"
 
@@ -56,40 +57,65 @@ inline Activation layer_activation(const LayerSpec& spec) {
 }
 
 // What a layer's entry in the model's layout fixes, for the CPU and the GPU
-// layers alike: its name, shapes and buffer slice sizes (model_layout.hpp).
+// layers alike: its kind, name, shapes, buffer slices and weights
+// (model_layout.hpp). bind() points it at its slices of the model's flat buffers
+// (host or device memory: the backend's), and weight(k) / weight_grad(k) are the
+// k-th weight of LayerLayout::weights in them (slot:: names the positions).
 class LaidOutLayer {
  public:
   explicit LaidOutLayer(const LayerLayout& layout) : layout_(layout) {}
   LaidOutLayer(const LaidOutLayer&) = delete;
   LaidOutLayer& operator=(const LaidOutLayer&) = delete;
 
+  LayerKind kind() const { return layout_.spec.kind; }
   const std::string& name() const { return layout_.name; }
   Shape3 input_shape() const { return layout_.input; }
   Shape3 output_shape() const { return layout_.output; }
   std::size_t param_count() const { return layout_.param_count; }
   std::size_t state_count() const { return layout_.state_count; }
 
+  void bind(float* params, float* grads, float* state) {
+    params_ = params;
+    grads_ = grads;
+    state_ = state;
+  }
+
  protected:
   ~LaidOutLayer() = default;
+  const LayerLayout& layout() const { return layout_; }
+  float* weight(std::size_t k) const {
+    const WeightSlot& w = layout_.weights[k];
+    return (w.trainable ? params_ : state_) + w.offset;
+  }
+  float* weight_grad(std::size_t k) const { return grads_ + layout_.weights[k].offset; }
+  float* param_slice() const { return params_; }
+  float* state_slice() const { return state_; }
 
  private:
   LayerLayout layout_;
+  float *params_ = nullptr, *grads_ = nullptr, *state_ = nullptr;
 };
 
 class Layer : public LaidOutLayer {
  public:
   explicit Layer(const LayerLayout& layout) : LaidOutLayer(layout) {}
   virtual ~Layer() = default;
-  virtual LayerKind kind() const = 0;
 
-  // Points the layer at its slices of the flat buffers.
-  virtual void bind(float* /*params*/, float* /*grads*/, float* /*state*/) {}
-  // Keras initial values (Glorot-uniform kernels from (seed, layer_index), zero biases,
-  // BatchNorm gamma 1, beta 0, moving mean 0, moving variance 1).
-  virtual void initialize(std::uint64_t /*seed*/, std::uint32_t /*layer_index*/) {}
+  // Keras initial values into the bound slices (init.hpp); `layer_index` seeds the kernels.
+  void initialize(std::uint64_t seed, std::uint32_t layer_index) {
+    initialize_weights(layout(), param_slice(), state_slice(), seed, layer_index);
+  }
+  // The layer's weights in Keras order and shape, pointing into the bound slices.
+  std::vector<WeightView> weights() const {
+    std::vector<WeightView> views;
+    for (std::size_t k = 0; k < layout().weights.size(); ++k) {
+      const WeightSlot& w = layout().weights[k];
+      views.push_back({w.name, w.shape, weight(k), w.trainable});
+    }
+    return views;
+  }
   // Scratch for up to `max_batch` samples.
   virtual void reserve(int /*max_batch*/) {}
-  virtual std::vector<WeightView> weights() { return {}; }
 
   // x: (n, in), y: (n, out).
   virtual void forward(const float* x, float* y, int n, const ForwardContext& ctx) = 0;

@@ -24,6 +24,27 @@ inline int conv_same_padding(int kernel) { return kernel / 2; }
 // MaxPooling2D, window = stride, 'valid': floor(size / window).
 inline Shape3 pool_output(Shape3 in, int window) { return Shape3{in.h / window, in.w / window, in.c}; }
 
+// How Keras initialises a weight (nn/init.hpp).
+enum class WeightInit { kGlorotUniform, kZeros, kOnes };
+
+// One of a layer's weights in Keras order: its name and shape, how it starts, and
+// where its values sit: at `offset` in the layer's parameter (and gradient)
+// slice when trainable, in its state slice when not.
+struct WeightSlot {
+  std::string name;  // "kernel", "bias", "gamma", "beta", "moving_mean", "moving_variance"
+  std::vector<std::size_t> shape;
+  bool trainable = true;
+  WeightInit init = WeightInit::kZeros;
+  std::size_t offset = 0;
+  std::size_t count() const;
+};
+
+// The position of each weight in LayerLayout::weights, by layer kind.
+namespace slot {
+constexpr std::size_t kKernel = 0, kBias = 1;                                      // Conv2D, Dense
+constexpr std::size_t kGamma = 0, kBeta = 1, kMovingMean = 2, kMovingVariance = 3;  // BatchNormalization
+}  // namespace slot
+
 // One layer of a model, or a layer on its own (offsets 0).
 struct LayerLayout {
   LayerSpec spec;
@@ -32,6 +53,7 @@ struct LayerLayout {
   Shape3 input, output;         // per sample, NHWC
   std::size_t param_offset = 0, param_count = 0;  // slice of the parameter and gradient buffers
   std::size_t state_offset = 0, state_count = 0;  // slice of the state buffer
+  std::vector<WeightSlot> weights;                // Keras order; the counts above are their sums
 };
 
 // The layout of one layer applied to `in` (offsets 0).
