@@ -140,9 +140,15 @@ void print_job(std::ostream& log, const Config& config, const Communicator& comm
       << " per rank, " << blas_description() << ", " << dnnl_description() << '\n';
   if (!job.device.note.empty()) log << "Device auto: training on the CPU: " << job.device.note << '\n';
   describe_data(log, d.all, d.split, d.test);
-  log << "Global batch " << config.batch_size * comm.size() << " (" << config.batch_size << " per rank), "
-      << to_string(config.optimizer) << " lr " << config.lr << ", augmentation " << (config.augment ? "on" : "off")
-      << ", seed " << config.seed << "\n";
+  const int batches = comm.size() * config.accumulate;
+  log << "Global batch " << config.batch_size * batches << " (" << config.batch_size << " per rank"
+      << (config.accumulate > 1 ? " x " + std::to_string(config.accumulate) + " micro-batches" : std::string()) << "), "
+      << to_string(config.optimizer) << " lr " << config.lr;
+  const double scale = lr_scale_factor(config.lr_scaling, batches);
+  if (scale != 1.0)
+    log << " x " << scale << " (--lr-scaling " << to_string(config.lr_scaling) << ") = " << config.lr * scale
+        << ", warm-up " << config.warmup_epochs << " epochs";
+  log << ", augmentation " << (config.augment ? "on" : "off") << ", seed " << config.seed << "\n";
   log.flush();
 }
 
@@ -214,6 +220,7 @@ nlohmann::json train_report(const Config& config, const Communicator& comm, cons
   return {
       {"program", "mnist_ddp"},
       {"world_size", comm.size()},
+      {"lr_scale", lr_scale_factor(config.lr_scaling, comm.size() * config.accumulate)},
       {"device", to_string(job.device.backend)},
       {"device_description", job.device.backend == Backend::kCuda ? job.gpu_description : std::string("cpu")},
       {"threads_per_rank", job.threads},

@@ -90,6 +90,14 @@ class Section {
     in_report(s, json_key, f);
   }
 
+  // --X: sets a bool member that is false by default.
+  template <class Field>
+  void switch_on(const char* name, Field f, const char* json_key, std::string help) {
+    OptionSpec& s = add(OptionSpec::Kind::kFlag, name, std::move(help));
+    s.apply = [f](Config& c, const std::string&) { f(c) = true; };
+    in_report(s, json_key, f);
+  }
+
   // --help, --version: no member, no report key.
   void action(const char* name, std::string help) { add(OptionSpec::Kind::kAction, name, std::move(help)); }
 
@@ -142,7 +150,16 @@ void declare_model(Section s) {
   s.value("optimizer", "NAME", field(&Config::optimizer), choice(optimizers), "/optimizer",
           "optimizer: " + choice_list(optimizers));
   s.value("lr", "X", field(&Config::lr), number([](double x) { return x > 0; }, "must be a positive number"), "/lr",
-          "initial learning rate");
+          "initial learning rate, for one --batch-size batch (see --lr-scaling)");
+  const std::vector<LrScaling> scalings = {LrScaling::kNone, LrScaling::kLinear, LrScaling::kSqrt};
+  s.value("lr-scaling", "RULE", field(&Config::lr_scaling), choice(scalings), "/lr_scaling",
+          "learning rate for the global batch of k = ranks x --accumulate batches: " + choice_list(scalings) +
+              " (lr, lr x k, lr x sqrt(k)); none by default because the default optimizer, Adam, "
+              "normalises its steps (sqrt suits Adam and RMSprop, linear SGD)");
+  s.value("warmup-epochs", "X", field(&Config::warmup_epochs),
+          number([](double x) { return x >= 0 && x <= 1000; }, "must be in [0, 1000]"), "/warmup_epochs",
+          "with --lr-scaling: raise the rate per step from lr to the scaled rate over the first X epochs "
+          "(Horovod's warm-up; 0: the scaled rate from the first step)");
   s.value("momentum", "X", field(&Config::momentum), number(fraction, "must be in [0, 1)"), "/momentum",
           "SGD momentum, in [0, 1)");
 }
@@ -169,7 +186,10 @@ void declare_callbacks(Section s) {
 void declare_training(Section s) {
   s.value("epochs", "N", field(&Config::epochs), positive_int, "/epochs", "maximum number of epochs");
   s.value("batch-size", "N", field(&Config::batch_size), positive_int, "/batch_size",
-          "training batch size per process (global batch = batch x ranks)");
+          "training batch size per process (global batch = batch x ranks x --accumulate)");
+  s.value("accumulate", "K", field(&Config::accumulate), positive_int, "/accumulate",
+          "gradient accumulation: K micro-batches of --batch-size per update, the gradients all-reduced "
+          "once per update (BatchNorm normalises each micro-batch with its own statistics)");
   s.value("eval-batch-size", "N", field(&Config::eval_batch_size), positive_int, "/eval_batch_size",
           "batch size per process for validation and test");
   declare_callbacks(s);
@@ -188,6 +208,9 @@ void declare_runtime(Section s) {
   s.value("bucket-kb", "N", field(&Config::bucket_kb), non_negative<int>, "/bucket_kb",
           "all-reduce the gradients in buckets of N KiB started during the backward pass "
           "(0: one all-reduce after it)");
+  s.switch_on("sync-bn", field(&Config::sync_bn), "/sync_bn",
+              "synchronised BatchNorm: batch statistics (and their backward sums) over all ranks, as "
+              "PyTorch's SyncBatchNorm (CPU backend; refused with --device cuda for now)");
   s.value("threads", "N", field(&Config::threads), non_negative<int>, "/threads",
           "CPU threads per process (0: the node's cores shared among its ranks)");
   s.value("comm-timeout", "S", field(&Config::comm_timeout),

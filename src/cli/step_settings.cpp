@@ -11,6 +11,7 @@ StepSettings step_settings(const Config& config) {
   s.max_batch = std::max(config.batch_size, config.eval_batch_size);
   s.bucket_bytes = static_cast<std::size_t>(config.bucket_kb) * 1024;
   s.comm_timeout = config.comm_timeout;
+  s.sync_bn = config.sync_bn;
   return s;
 }
 

@@ -50,7 +50,7 @@ void BatchNormCpu::forward(const float* x, float* y, int n, const ForwardContext
   if (ctx.training) {
     // One pass: Σx and Σx² per channel in double (inputs are O(1) activations,
     // so E[x²] - E[x]² keeps ample precision in double).
-    const std::vector<double> sums = channel_sums(rows, 2 * c, [&](std::size_t r, double* acc) {
+    std::vector<double> sums = channel_sums(rows, 2 * c, [&](std::size_t r, double* acc) {
       const float* row = x + r * c;
       for (int j = 0; j < c; ++j) {
         const double v = row[j];
@@ -58,10 +58,11 @@ void BatchNormCpu::forward(const float* x, float* y, int n, const ForwardContext
         acc[c + j] += v * v;
       }
     });
+    const double count = synchronise(sync_, sums, static_cast<double>(rows));  // --sync-bn: over all ranks
     const float momentum = ctx.moving_momentum(momentum_);
     for (int j = 0; j < c; ++j) {
-      const double mean = sums[j] / static_cast<double>(rows);
-      const double var = std::max(0.0, sums[c + j] / static_cast<double>(rows) - mean * mean);
+      const double mean = sums[j] / count;
+      const double var = std::max(0.0, sums[c + j] / count - mean * mean);
       mean_[j] = static_cast<float>(mean);
       var_[j] = static_cast<float>(var);
       invstd_[j] = static_cast<float>(1.0 / std::sqrt(var + eps_));
@@ -89,7 +90,8 @@ void BatchNormCpu::forward(const float* x, float* y, int n, const ForwardContext
 // normalised with: the batch's in training (x̂ depends on every row: the full
 // formula), the moving averages in inference (constants: y = x·scale + shift).
 void BatchNormCpu::backward(const float* x, const float*, float* dy, float* dx, int n) {
-  if (last_training_ && dx != nullptr && input_shape().h * input_shape().w > 1) {
+  // oneDNN's backward on the conv outputs; not with --sync-bn, whose sums must cross ranks in between.
+  if (last_training_ && dx != nullptr && sync_ == nullptr && input_shape().h * input_shape().w > 1) {
     BatchNormBackwardPrimitives& p = primitives_.get(n, [this](int images) {
       return BatchNormBackwardPrimitives(images, input_shape().h, input_shape().w, c_, eps_, name());
     });
@@ -100,7 +102,7 @@ void BatchNormCpu::backward(const float* x, const float*, float* dy, float* dx, 
   const std::size_t rows = static_cast<std::size_t>(n) * input_shape().h * input_shape().w;
   const int c = c_;
   // Two sums per channel: Σdy (beta's gradient) and Σdy·x̂ (gamma's), x̂ = (x - mean)·invstd.
-  const std::vector<double> sums = channel_sums(rows, 2 * c, [&](std::size_t r, double* acc) {
+  std::vector<double> sums = channel_sums(rows, 2 * c, [&](std::size_t r, double* acc) {
     const float* g = dy + r * c;
     const float* in = x + r * c;
     for (int j = 0; j < c; ++j) {
@@ -111,10 +113,14 @@ void BatchNormCpu::backward(const float* x, const float*, float* dy, float* dx, 
   const float* gamma = weight(slot::kGamma);
   float *dgamma = weight_grad(slot::kGamma), *dbeta = weight_grad(slot::kBeta);
   std::vector<float> k1(c), k2(c);
-  const double inv_rows = 1.0 / static_cast<double>(rows);
   for (int j = 0; j < c; ++j) {
     dbeta[j] = static_cast<float>(sums[j]);
     dgamma[j] = static_cast<float>(sums[c + j]);
+  }
+  // --sync-bn, training: dx needs the means over all ranks (γ and β keep their own gradients).
+  const double inv_rows =
+      1.0 / (last_training_ ? synchronise(sync_, sums, static_cast<double>(rows)) : static_cast<double>(rows));
+  for (int j = 0; j < c; ++j) {
     k1[j] = static_cast<float>(sums[j] * inv_rows);
     k2[j] = static_cast<float>(sums[c + j] * inv_rows);
   }

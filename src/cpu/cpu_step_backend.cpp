@@ -7,6 +7,7 @@
 
 #include "mnist_ddp/core/check.hpp"
 #include "mnist_ddp/core/finite.hpp"
+#include "mnist_ddp/cpu/batchnorm.hpp"
 #include "mnist_ddp/data/augment.hpp"
 #include "mnist_ddp/data/dataset.hpp"
 
@@ -24,6 +25,11 @@ CpuStepBackend::CpuStepBackend(const StepSettings& settings, Communicator& comm,
   predictions_.resize(batch);
   dlogits_.resize(static_cast<std::size_t>(batch) * model.num_outputs());
   on_layer_done_ = reducer_.layer_callback();
+  if (settings.sync_bn && comm.size() > 1) {
+    bn_sync_ = std::make_unique<BatchNormSync>(comm);
+    for (auto& layer : model.layers())
+      if (auto* bn = dynamic_cast<BatchNormCpu*>(layer.get())) bn->set_sync(bn_sync_.get());
+  }
 }
 
 // The backend computes on the trainer's Model and Optimizer themselves.
@@ -54,13 +60,29 @@ void CpuStepBackend::load_batch(const MnistSet& set, const std::vector<std::int6
   }
 }
 
-void CpuStepBackend::forward_backward(int n, const ForwardContext& ctx) {
+void CpuStepBackend::forward_backward(int n, const ForwardContext& ctx, const MicroBatch& micro) {
   const int classes = model_.num_outputs();
   const float* logits = model_.forward(x_.data(), n, ctx);
-  const LossSums s = softmax_cross_entropy(logits, y_.data(), n, classes, dlogits_.data(), 1.0f / n);
+  const int update = micro.update_size > 0 ? micro.update_size : n;
+  const LossSums s = softmax_cross_entropy(logits, y_.data(), n, classes, dlogits_.data(), 1.0f / update);
   sums_.loss += s.loss;
   sums_.correct += s.correct;
-  model_.backward(dlogits_.data(), n, on_layer_done_);
+  if (micro.first && micro.last) {  // one micro-batch per update: reductions overlap backward
+    model_.backward(dlogits_.data(), n, on_layer_done_);
+    return;
+  }
+  // Accumulation: backward without the reducer (no_sync), the gradients summed
+  // here; after the last one the buckets start at once.
+  model_.backward(dlogits_.data(), n, {});
+  std::vector<float>& g = model_.grads();
+  if (micro.first) {
+    accumulated_.assign(g.begin(), g.end());
+  } else if (!micro.last) {
+    for (std::size_t i = 0; i < g.size(); ++i) accumulated_[i] += g[i];
+  } else {
+    for (std::size_t i = 0; i < g.size(); ++i) g[i] += accumulated_[i];
+    reducer_.all_layers_done(model_.layout().size());
+  }
 }
 
 void CpuStepBackend::reduce_gradients() { reducer_.finish(); }

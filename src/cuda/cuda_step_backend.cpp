@@ -44,6 +44,9 @@ CudaStepBackend::CudaStepBackend(const StepSettings& settings, Communicator& com
   losses_.zero(ctx_.stream());
   counts_.zero(ctx_.stream());
 
+  MNIST_CHECK(!settings.sync_bn || comm.size() == 1, UsageError,
+              "--sync-bn: not available on the GPU backend yet (cuDNN's fused BatchNorm has no hook between "
+              "its statistics and the normalisation); train with --device cpu, or without --sync-bn");
   if (comm.size() > 1) {
     nccl_ = std::make_unique<NcclCommunicator>(comm, settings.comm_timeout);
     transport_ = std::make_unique<NcclGradientTransport>(*nccl_, ctx_.stream());
@@ -153,14 +156,35 @@ void CudaStepBackend::load_batch(const MnistSet& set, const std::vector<std::int
                AugmentRanges{}, x_.data(), y_.data(), ctx_.stream());
 }
 
-void CudaStepBackend::forward_backward(int n, const ForwardContext& ctx) {
+void CudaStepBackend::forward_backward(int n, const ForwardContext& ctx, const MicroBatch& micro) {
   ForwardContext device_ctx = ctx;
   device_ctx.sample_ids = ids_.data();  // the dropout masks of these samples, on the device
   const float* logits = model_.forward(x_.data(), n, device_ctx);
   const LossAccumulators acc{losses_.data() + kTrainLoss, counts_.data() + kTrainCorrect, nullptr};
-  softmax_cross_entropy(logits, y_.data(), n, model_.num_outputs(), dlogits_.data(), 1.0f / static_cast<float>(n),
-                        acc, nullptr, ctx_.stream());
-  model_.backward(dlogits_.data(), n, on_layer_done_);
+  const int update = micro.update_size > 0 ? micro.update_size : n;
+  softmax_cross_entropy(logits, y_.data(), n, model_.num_outputs(), dlogits_.data(),
+                        1.0f / static_cast<float>(update), acc, nullptr, ctx_.stream());
+  if (micro.first && micro.last) {  // one micro-batch per update: reductions overlap backward
+    model_.backward(dlogits_.data(), n, on_layer_done_);
+    return;
+  }
+  // Accumulation (the CPU backend's steps, on the stream): backward without
+  // the reducer, the gradients summed in accumulated_, the buckets started after the last.
+  model_.backward(dlogits_.data(), n, {});
+  const std::size_t count = model_.layout().param_count();
+  const float one = 1.0f;
+  if (micro.first) {
+    if (accumulated_.size() != count) accumulated_.reset(count);
+    MNIST_CUDA_CHECK(cudaMemcpyAsync(accumulated_.data(), model_.grads(), count * sizeof(float),
+                                     cudaMemcpyDeviceToDevice, ctx_.stream()));
+  } else if (!micro.last) {
+    MNIST_CUBLAS_CHECK(cublasSaxpy(ctx_.cublas(), static_cast<int>(count), &one, model_.grads(), 1,
+                                   accumulated_.data(), 1));
+  } else {
+    MNIST_CUBLAS_CHECK(cublasSaxpy(ctx_.cublas(), static_cast<int>(count), &one, accumulated_.data(), 1,
+                                   model_.grads(), 1));
+    reducer_->all_layers_done(model_.layout().size());
+  }
 }
 
 void CudaStepBackend::reduce_gradients() { reducer_->finish(); }

@@ -67,7 +67,20 @@ ShardSampler::ShardSampler(std::int64_t n, int world_size, int rank, int batch_s
   set_epoch(0);
 }
 
+void ShardSampler::set_start(std::int64_t start) {
+  MNIST_ASSERT(start >= 0 && start <= n_, "start position " << start << " of " << n_);
+  start_ = start;
+  const std::int64_t rest = n_ - start_;
+  shard_from_start_ = rest / world_ + (rest % world_ != 0 ? 1 : 0);
+  steps_from_start_ = (shard_from_start_ + batch_size_ - 1) / batch_size_;
+}
+
+std::int64_t ShardSampler::position_before(std::int64_t step) const {
+  return std::min(n_, start_ + step * static_cast<std::int64_t>(batch_size_) * world_);
+}
+
 void ShardSampler::set_epoch(std::uint32_t epoch) {
+  set_start(0);
   if (shuffle_) {
     perm_ = epoch_permutation(n_, seed_, epoch);
   } else if (static_cast<std::int64_t>(perm_.size()) != n_) {
@@ -77,15 +90,15 @@ void ShardSampler::set_epoch(std::uint32_t epoch) {
 }
 
 void ShardSampler::batch(std::int64_t step, std::vector<std::int64_t>& out) const {
-  MNIST_ASSERT(step >= 0 && step < steps_, "step " << step << " of " << steps_);
+  MNIST_ASSERT(step >= 0 && step < steps_from_start_, "step " << step << " of " << steps_from_start_);
   const std::int64_t first = step * batch_size_;
-  const std::int64_t last = std::min(first + batch_size_, shard_size_);
+  const std::int64_t last = std::min(first + batch_size_, shard_from_start_);
   out.clear();
   out.reserve(static_cast<std::size_t>(last - first));
   for (std::int64_t k = first; k < last; ++k) {
     // Position in the padded global order; past n it wraps to the start,
     // which is the padding (n >= W, so at most W-1 positions wrap).
-    const std::int64_t pos = rank_ + k * world_;
+    const std::int64_t pos = start_ + rank_ + k * world_;
     out.push_back(perm_[static_cast<std::size_t>(pos % n_)]);
   }
 }

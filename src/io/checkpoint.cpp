@@ -16,8 +16,11 @@ namespace mnist_ddp {
 
 namespace {
 // 2: the position inside an epoch (epoch_steps_done and the partial sums).
-// Version 1 files (epoch boundaries only) are still read.
-constexpr int kCheckpointVersion = 2;
+// 3: the position as global samples consumed (epoch_samples_done, valid on any
+// rank count) and the --lr-scaling factor of lr (lr_scale). Versions 1 (epoch
+// boundaries only) and 2 (their position: steps x batch size x ranks of the
+// saved run) are still read.
+constexpr int kCheckpointVersion = 3;
 
 constexpr std::int64_t kIntMax = std::numeric_limits<int>::max();
 constexpr std::int64_t kInt64Max = std::numeric_limits<std::int64_t>::max();
@@ -27,6 +30,7 @@ nlohmann::json state_info(const TrainingState& state, const CheckpointSettings& 
   return {{"kind", "checkpoint"},
           {"checkpoint_version", kCheckpointVersion},
           {"epochs_done", state.epochs_done},
+          {"epoch_samples_done", state.epoch_samples_done},
           {"epoch_steps_done", state.epoch_steps_done},
           {"epoch_loss_sum", state.epoch_loss_sum},
           {"epoch_correct", state.epoch_correct},
@@ -34,6 +38,7 @@ nlohmann::json state_info(const TrainingState& state, const CheckpointSettings& 
           {"epoch_seconds", state.epoch_seconds},
           {"stopped", state.stopped},
           {"lr", state.lr},
+          {"lr_scale", state.lr_scale},
           {"best_epoch", state.best_epoch},
           {"callbacks", {{"es_best", c.es_best}, {"es_best_epoch", c.es_best_epoch}, {"es_wait", c.es_wait},
                          {"rl_best", c.rl_best}, {"rl_wait", c.rl_wait}, {"rl_cooldown", c.rl_cooldown}}},
@@ -108,9 +113,20 @@ void check_run(const StateReader& r, const std::string& path, const nlohmann::js
              << settings.world_size << ": training continues, but not bit for bit\n";
 }
 
-// Version 2: where inside the epoch the run stopped, and its partial sums.
-void read_position(const StateReader& r, const nlohmann::json& info, TrainingState& s) {
+// Version 2: where inside the epoch the run stopped, and its partial sums;
+// version 3 states the position in samples, version 2 in steps of its run.
+void read_position(const StateReader& r, const nlohmann::json& info, std::int64_t version, TrainingState& s) {
   s.epoch_steps_done = r.integer(info.at("epoch_steps_done"), "epoch_steps_done", 0, kInt64Max);
+  if (version >= 3) {
+    s.epoch_samples_done = r.integer(info.at("epoch_samples_done"), "epoch_samples_done", 0, kInt64Max);
+  } else if (s.epoch_steps_done > 0) {
+    const std::int64_t batch = r.integer(info.at("config").at("batch_size"), "config batch_size", 1, kIntMax);
+    const std::int64_t world = r.integer(info.at("world_size"), "world_size", 1, kIntMax);
+    if (s.epoch_steps_done > kInt64Max / batch / world) r.fail("malformed training state: epoch_steps_done too large");
+    s.epoch_samples_done = s.epoch_steps_done * batch * world;  // the trainer caps it at the epoch's end
+  }
+  if (s.epoch_steps_done == 0 && s.epoch_samples_done > 0)
+    r.fail("malformed training state: samples consumed without steps made");
   s.epoch_loss_sum = info.at("epoch_loss_sum").get<double>();
   s.epoch_correct = r.integer(info.at("epoch_correct"), "epoch_correct", 0, kInt64Max);
   s.epoch_seen = r.integer(info.at("epoch_seen"), "epoch_seen", 0, kInt64Max);
@@ -144,6 +160,7 @@ std::vector<EpochRecord> read_history(const StateReader& r, const nlohmann::json
     rec.val_loss = e.at("val_loss").get<double>();
     rec.val_accuracy = e.at("val_accuracy").get<double>();
     rec.lr = e.at("lr").get<double>();
+    rec.lr_target = e.contains("lr_target") ? e.at("lr_target").get<double>() : rec.lr;  // version 3
     rec.seconds = e.at("seconds").get<double>();
     rec.images_per_second = e.at("images_per_second").get<double>();
     out.push_back(rec);
@@ -155,11 +172,16 @@ std::vector<EpochRecord> read_history(const StateReader& r, const nlohmann::json
 TrainingState read_state(const StateReader& r, const nlohmann::json& info, std::int64_t version) {
   TrainingState s;
   s.epochs_done = r.int_value(info.at("epochs_done"), "epochs_done", 0);
-  if (version >= 2) read_position(r, info, s);
+  if (version >= 2) read_position(r, info, version, s);
   s.stopped = info.at("stopped").get<bool>();
   s.lr = info.at("lr").get<double>();
   if (!std::isfinite(s.lr) || s.lr <= 0)
     r.fail("malformed training state: lr is " + info.at("lr").dump() + ", not a positive number");
+  if (version >= 3) {
+    s.lr_scale = info.at("lr_scale").get<double>();
+    if (!std::isfinite(s.lr_scale) || s.lr_scale < 1)
+      r.fail("malformed training state: lr_scale is " + info.at("lr_scale").dump() + ", not a number >= 1");
+  }
   s.best_epoch = static_cast<int>(r.integer(info.at("best_epoch"), "best_epoch", -1, s.epochs_done));
   s.callbacks = read_callbacks(r, info.at("callbacks"));
   s.optimizer_iterations = r.integer(info.at("optimizer_iterations"), "optimizer_iterations", 0, kInt64Max);
@@ -193,7 +215,7 @@ nlohmann::json history_to_json(const std::vector<EpochRecord>& history) {
   nlohmann::json out = nlohmann::json::array();
   for (const EpochRecord& e : history)
     out.push_back({{"epoch", e.epoch}, {"loss", e.loss}, {"accuracy", e.accuracy}, {"val_loss", e.val_loss},
-                   {"val_accuracy", e.val_accuracy}, {"lr", e.lr}, {"seconds", e.seconds},
+                   {"val_accuracy", e.val_accuracy}, {"lr", e.lr}, {"lr_target", e.lr_target}, {"seconds", e.seconds},
                    {"images_per_second", e.images_per_second}});
   return out;
 }

@@ -37,14 +37,21 @@ void GradientReducer::on_layer_done(std::size_t layer) {
   while (next_ < buckets_.size() && buckets_[next_].first_layer == layer) {
     const GradientBucket& b = buckets_[next_++];
     transport_->start(grads_ + b.begin, b.end - b.begin);
+    ++collectives_;
   }
   transport_->progress();
 }
 
+void GradientReducer::all_layers_done(std::size_t layers) {
+  for (std::size_t i = layers; i-- > 0;) on_layer_done(i);
+}
+
 void GradientReducer::finish() {
   if (transport_ == nullptr) return;  // one rank: its gradients are the mean
+  ++reductions_;
   if (buckets_.empty()) {
     transport_->reduce(grads_, count_);
+    ++collectives_;
   } else {
     MNIST_ASSERT(next_ == buckets_.size(), "backward finished with " << buckets_.size() - next_ << " buckets unstarted");
     next_ = 0;

@@ -52,9 +52,16 @@ struct StepControl {
 Trainer::Trainer(const TrainerSettings& settings, Communicator& comm, Model& model, std::ostream& log,
                  StepBackend& backend)
     : settings_(settings), comm_(comm), model_(model), log_(log),
-      optimizer_(settings.optimizer, model.params().size()), backend_(backend),
-      callbacks_(settings.early_stopping, settings.reduce_lr), fault_(StepFault::from_environment()) {
-  state_.lr = settings.lr;
+      optimizer_(settings.optimizer, model.params().size()),
+      schedule_{lr_scale_factor(settings.lr_scaling, comm.size() * settings.accumulate), settings.warmup_epochs},
+      backend_(backend),
+      callbacks_(settings.early_stopping, settings.reduce_lr), fault_(StepFault::from_environment()),
+      trace_(SampleTrace::from_environment(comm.rank())) {
+  state_.lr = settings.lr * schedule_.scale;
+  state_.lr_scale = schedule_.scale;
+  MNIST_CHECK(settings.accumulate >= 1 && settings.accumulate <= (1 << 30) / std::max(1, settings.batch_size),
+              UsageError, "--accumulate " << settings.accumulate << " x --batch-size " << settings.batch_size
+                                          << ": the update is too large");
   const int batch = std::max(settings.batch_size, settings.eval_batch_size);
   MNIST_ASSERT(batch <= model.max_batch(), "model built for batches of " << model.max_batch());
 }
@@ -65,17 +72,22 @@ void Trainer::broadcast_weights() {
 }
 
 void Trainer::recompute_batchnorm_statistics(const MnistSet& train, const ShardSampler& sampler) {
-  const std::int64_t batches =
-      std::min(sampler.steps_per_epoch(), (settings_.precise_bn_images + settings_.batch_size - 1) / settings_.batch_size);
-  std::vector<std::int64_t> ids;
-  for (std::int64_t k = 0; k < batches; ++k) {
-    sampler.batch(k, ids);
-    backend_.load_batch(train, ids, 0, false);
-    ForwardContext ctx;
-    ctx.training = true;   // BatchNorm normalises with, and records, the batch statistics
-    ctx.dropout = false;   // as at inference
-    ctx.bn_momentum = static_cast<float>(k) / static_cast<float>(k + 1);  // running mean over the batches
-    backend_.forward_statistics(static_cast<int>(ids.size()), ctx);
+  // In batches of batch_size (the sampler's are accumulate times larger).
+  const std::int64_t batches = (settings_.precise_bn_images + settings_.batch_size - 1) / settings_.batch_size;
+  std::vector<std::int64_t> update, ids;
+  std::int64_t k = 0;
+  for (std::int64_t step = 0; step < sampler.steps() && k < batches; ++step) {
+    sampler.batch(step, update);
+    for (std::size_t first = 0; first < update.size() && k < batches; first += settings_.batch_size, ++k) {
+      const std::size_t last = std::min(update.size(), first + static_cast<std::size_t>(settings_.batch_size));
+      ids.assign(update.begin() + static_cast<std::ptrdiff_t>(first), update.begin() + static_cast<std::ptrdiff_t>(last));
+      backend_.load_batch(train, ids, 0, false);
+      ForwardContext ctx;
+      ctx.training = true;   // BatchNorm normalises with, and records, the batch statistics
+      ctx.dropout = false;   // as at inference
+      ctx.bn_momentum = static_cast<float>(k) / static_cast<float>(k + 1);  // running mean over the batches
+      backend_.forward_statistics(static_cast<int>(ids.size()), ctx);
+    }
   }
 }
 
@@ -113,6 +125,10 @@ void Trainer::restore(const TrainingState& s) {
                                                  << to_string(settings_.optimizer.kind) << " optimizer needs "
                                                  << optimizer_.slots().size() << " (was it saved with another --optimizer?)");
   state_ = s;
+  // The target was scaled for the checkpoint's rank count: the same rate per
+  // one-rank batch, scaled for this one (ReduceLROnPlateau's cuts are kept).
+  if (s.lr_scale != schedule_.scale) state_.lr = s.lr / s.lr_scale * schedule_.scale;
+  state_.lr_scale = schedule_.scale;
   callbacks_.restore(s.callbacks);
   optimizer_.slots() = s.optimizer_slots;
   optimizer_.set_iterations(s.optimizer_iterations);
@@ -134,16 +150,19 @@ struct Trainer::Run {
   const MnistSet& val;
   const std::vector<TrainingObserver*>& observers;
   ShardSampler sampler;
-  std::int64_t steps = 0;
-  double lr;  // this epoch's learning rate
+  std::int64_t steps = 0;  // of a whole epoch
+  double lr;  // this epoch's scaled learning rate (the warm-up's target)
   double train_seconds = 0.0;
   std::int64_t train_images = 0;
-  std::vector<std::int64_t> ids;
+  std::vector<std::int64_t> ids, micro_ids;  // an update's samples, a micro-batch's
   TrainResult result;
 };
 
 struct Trainer::EpochRun {
   int epoch;  // 0-based
+  std::int64_t step_offset;  // steps made in this epoch before a resume (for display)
+  std::int64_t steps;        // step_offset + the steps of this run
+  double lr;                 // the rate in force at the latest step
   Clock::time_point start;
   double carried_seconds;  // spent in this epoch before a resume
   double loss_sum;
@@ -158,11 +177,13 @@ struct Trainer::StepOutcome {
 
 TrainResult Trainer::fit(const MnistSet& train, const MnistSet& val, const std::vector<TrainingObserver*>& observers) {
   Run run(train, val, observers,
-          ShardSampler(train.count, comm_.size(), comm_.rank(), settings_.batch_size, settings_.seed), state_.lr);
+          ShardSampler(train.count, comm_.size(), comm_.rank(), settings_.batch_size * settings_.accumulate,
+                       settings_.seed),
+          state_.lr);
   begin_fit(run);
   for (int epoch = state_.epochs_done; epoch < settings_.epochs && !state_.stopped; ++epoch) {
     EpochRun e = begin_epoch(run, epoch);
-    for (std::int64_t step = state_.epoch_steps_done; step < run.steps; ++step) {
+    for (std::int64_t step = 0; step < run.sampler.steps(); ++step) {
       const StepOutcome outcome = train_step(run, e, step);
       if (outcome.signal != 0) {
         stop_after(run, e, step, outcome);
@@ -188,43 +209,65 @@ void Trainer::begin_fit(Run& run) {
   }
   state_.rank_states.clear();
   backend_.upload(model_, &optimizer_);  // weights, BatchNorm state, optimizer slots and step count
-  MNIST_CHECK(state_.epoch_steps_done <= run.steps, InputError,
-              "checkpoint: stopped after step " << state_.epoch_steps_done << " of an epoch, but this run has "
-                                                << run.steps << " steps per epoch (other data, batch size or ranks?)");
+  // A version-2 checkpoint's position (steps x batch x ranks) may pass the end
+  // of the epoch's order by the last step's padding.
+  state_.epoch_samples_done = std::min(state_.epoch_samples_done, run.sampler.samples());
   for (TrainingObserver* o : run.observers) o->on_train_begin(state_, run.steps);
 }
 
 Trainer::EpochRun Trainer::begin_epoch(Run& run, int epoch) {
   run.sampler.set_epoch(static_cast<std::uint32_t>(epoch));
+  run.sampler.set_start(state_.epoch_samples_done);  // 0 unless resumed inside this epoch
   // A run stopped inside this epoch continues after its last step; its
   // partial sums (over all ranks) are carried by rank 0 alone, so that the
   // epoch's reduction counts them once.
   const bool root = comm_.is_root();
-  EpochRun e{epoch, Clock::now(), state_.epoch_seconds, root ? state_.epoch_loss_sum : 0.0,
-             root ? state_.epoch_correct : 0, root ? state_.epoch_seen : 0};
-  for (TrainingObserver* o : run.observers) o->on_epoch_begin(epoch + 1, settings_.epochs, run.steps);
+  const std::int64_t offset = state_.epoch_samples_done > 0 ? state_.epoch_steps_done : 0;
+  EpochRun e{epoch,
+             offset,
+             offset + run.sampler.steps(),
+             schedule_.rate(run.lr, epoch_time(run, epoch, 0)),
+             Clock::now(),
+             state_.epoch_seconds,
+             root ? state_.epoch_loss_sum : 0.0,
+             root ? state_.epoch_correct : 0,
+             root ? state_.epoch_seen : 0};
+  for (TrainingObserver* o : run.observers) o->on_epoch_begin(epoch + 1, settings_.epochs, e.steps);
   return e;
 }
 
-Trainer::StepOutcome Trainer::train_step(Run& run, EpochRun& e, std::int64_t step) {
-  const double lr = run.lr;
-  auto t = Clock::now();
-  run.sampler.batch(step, run.ids);
-  const int n = static_cast<int>(run.ids.size());
-  backend_.load_batch(run.train, run.ids, static_cast<std::uint32_t>(e.epoch), settings_.augment);
-  times_.data += seconds_since(t);
+double Trainer::epoch_time(const Run& run, int epoch, std::int64_t step) const {
+  return epoch + static_cast<double>(run.sampler.position_before(step)) / static_cast<double>(run.sampler.samples());
+}
 
-  t = Clock::now();
-  ForwardContext ctx{true, settings_.seed, static_cast<std::uint32_t>(e.epoch), run.ids.data(), optimizer_.iterations()};
-  backend_.forward_backward(n, ctx);
-  times_.compute += seconds_since(t);
+Trainer::StepOutcome Trainer::train_step(Run& run, EpochRun& e, std::int64_t local_step) {
+  const std::int64_t step = e.step_offset + local_step;  // in the epoch, as shown
+  const double lr = schedule_.rate(run.lr, epoch_time(run, e.epoch, local_step));
+  e.lr = lr;
+  auto t = Clock::now();
+  run.sampler.batch(local_step, run.ids);
+  trace_.record(e.epoch + 1, run.ids);
+  const int n = static_cast<int>(run.ids.size());
+  // The update's samples in micro-batches of batch_size (--accumulate).
+  for (int first = 0; first < n; first += settings_.batch_size) {
+    const int m = std::min(settings_.batch_size, n - first);
+    run.micro_ids.assign(run.ids.begin() + first, run.ids.begin() + first + m);
+    backend_.load_batch(run.train, run.micro_ids, static_cast<std::uint32_t>(e.epoch), settings_.augment);
+    times_.data += seconds_since(t);
+    t = Clock::now();
+    ForwardContext ctx{true, settings_.seed, static_cast<std::uint32_t>(e.epoch), run.micro_ids.data(),
+                       optimizer_.iterations()};
+    backend_.forward_backward(m, ctx, MicroBatch{n, first == 0, first + m == n});
+    times_.compute += seconds_since(t);
+    t = Clock::now();
+  }
 
   t = Clock::now();
   backend_.reduce_gradients();  // the mean gradient over all ranks
   // Losses and checks are read at sync points: every step on the CPU; on a
   // GPU every sync_interval() steps and at the epoch's last (reading waits
   // for the device), the loss then being the sum since the previous one.
-  const bool sync = (step + 1) % backend_.sync_interval() == 0 || step + 1 == run.steps;
+  const bool sync = (step + 1) % backend_.sync_interval() == 0 || step + 1 == e.steps;
   const LossSums s = sync ? backend_.take_sums() : LossSums{};
   // Every rank learns every rank's loss health and stop signals, so all
   // take the same decision at the same step.
@@ -257,7 +300,8 @@ Trainer::StepOutcome Trainer::train_step(Run& run, EpochRun& e, std::int64_t ste
   return outcome;
 }
 
-void Trainer::stop_after(Run& run, EpochRun& e, std::int64_t step, const StepOutcome& outcome) {
+void Trainer::stop_after(Run& run, EpochRun& e, std::int64_t local_step, const StepOutcome& outcome) {
+  const std::int64_t step = e.step_offset + local_step;
   // Stop here, on every rank: record the position and the epoch's partial
   // metrics (summed over the ranks) for the checkpoint.
   if (!outcome.sync) {  // a GPU between sync points: the sums so far, then the same checks
@@ -273,6 +317,7 @@ void Trainer::stop_after(Run& run, EpochRun& e, std::int64_t step, const StepOut
     check_finite(all_finite(model_.params()), "weights after the update", e.epoch, step, run.lr);
   }
   state_.lr = run.lr;
+  state_.epoch_samples_done = run.sampler.position_after(local_step);
   state_.epoch_steps_done = step + 1;
   state_.epoch_loss_sum = sums[0];
   state_.epoch_correct = static_cast<std::int64_t>(sums[1]);
@@ -280,7 +325,7 @@ void Trainer::stop_after(Run& run, EpochRun& e, std::int64_t step, const StepOut
   state_.epoch_seconds = e.carried_seconds + seconds_since(e.start);
   gather_rank_states();
   TrainResult& result = run.result;
-  result.preempted = Preemption{outcome.signal, outcome.ranks, e.epoch + 1, step + 1, run.steps};
+  result.preempted = Preemption{outcome.signal, outcome.ranks, e.epoch + 1, step + 1, e.steps};
   result.history = state_.history;
   result.best_epoch = state_.best_epoch;
   result.times = times_;
@@ -300,6 +345,7 @@ EpochRecord Trainer::reduce_epoch(Run& run, EpochRun& e) {
 
   if (settings_.precise_bn_images > 0) {
     const auto t = Clock::now();
+    run.sampler.set_start(0);  // the epoch's own first batches, also after a resume inside it
     recompute_batchnorm_statistics(run.train, run.sampler);
     times_.evaluation += seconds_since(t);
   }
@@ -317,7 +363,8 @@ EpochRecord Trainer::reduce_epoch(Run& run, EpochRun& e) {
   rec.epoch = e.epoch + 1;
   rec.loss = sums[0] / sums[2];
   rec.accuracy = sums[1] / sums[2];
-  rec.lr = run.lr;
+  rec.lr = e.lr;
+  rec.lr_target = run.lr;
   rec.images_per_second = sums[2] / epoch_train_seconds;
   return rec;
 }
@@ -343,6 +390,7 @@ bool Trainer::end_epoch(Run& run, EpochRun& e) {
   run.lr = decision.lr;
   state_.lr = run.lr;
   state_.epochs_done = e.epoch + 1;
+  state_.epoch_samples_done = 0;
   state_.epoch_steps_done = 0;
   state_.epoch_loss_sum = 0;
   state_.epoch_correct = state_.epoch_seen = 0;

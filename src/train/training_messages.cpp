@@ -17,8 +17,8 @@ void TrainingMessages::on_train_begin(const TrainingState& s, std::int64_t steps
 }
 
 void TrainingMessages::on_epoch_end(const EpochEnd& end) {
-  if (end.state.lr != end.record.lr)
-    out_ << "ReduceLROnPlateau: learning rate " << end.record.lr << " -> " << end.state.lr << '\n';
+  if (end.state.lr != end.record.lr_target)
+    out_ << "ReduceLROnPlateau: learning rate " << end.record.lr_target << " -> " << end.state.lr << '\n';
 }
 
 void TrainingMessages::on_early_stop(int epoch) {

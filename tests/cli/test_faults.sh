@@ -16,6 +16,10 @@
 #            checkpoint and the model file as they were
 #   writes   SIGKILL in the middle of writing the model, a checkpoint and the
 #            report: the previous files are unchanged and still load
+#   elastic  a 2-rank run stopped by SIGTERM in the middle of epoch 1, resumed
+#            from its checkpoint on 3 ranks and on 1: the samples each rank
+#            trained on (MNIST_DDP_TRACE_SAMPLES) show every sample of epoch 1
+#            used exactly once across the two runs, and the run completes
 # Prints "N passed, N failed".
 set -u
 bin=$1
@@ -274,9 +278,52 @@ part_writes() {
   fi
 }
 
+# Exits 0 when the epoch-EPOCH lines of the traces in the DIRs use each of the
+# N training samples exactly once (the trace lines: epoch, then sample ids).
+each_sample_once() {  # each_sample_once N EPOCH DIR...
+  "$python" - "$@" <<'PY'
+import collections, glob, sys
+n, epoch, dirs = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
+uses = collections.Counter()
+for d in dirs:
+    for path in glob.glob(d + "/samples.rank*.txt"):
+        for line in open(path):
+            fields = line.split()
+            if fields and fields[0] == epoch:
+                uses.update(int(x) for x in fields[1:])
+bad = [i for i in range(n) if uses[i] != 1] + [i for i in uses if not 0 <= i < n]
+if bad:
+    print("epoch %s: %d samples not used once, e.g. %s" % (epoch, len(bad), [(i, uses[i]) for i in bad[:5]]))
+    sys.exit(1)
+PY
+}
+
+part_elastic() {
+  local d=$tmp/elastic rc w
+  mkdir -p "$d/cut" "$d/on3" "$d/on1"
+  # 540 training images: 270 per rank, 9 steps of 32 on 2 ranks. Rank 0 gets
+  # SIGTERM after its step 2, all stop after step 3: 192 samples consumed, 348 left (116 per rank on 3).
+  "${mpi[@]}" -np 2 -x MNIST_DDP_FAULT_AFTER_STEPS=2 -x MNIST_DDP_TRACE_SAMPLES="$d/cut" "$bin" "${small[@]}" \
+    --epochs 2 --checkpoint "$d/ck.h5" --output "$d/cut.h5" >"$d/cut.log" 2>&1
+  rc=$?
+  if [ "$rc" -eq 3 ] && [ "$(checkpoint_position "$d/ck.h5")" = "0 3" ]; then ok; else
+    ko "elastic: want exit 3 and a checkpoint after epoch 1 step 3, got exit $rc at '$(checkpoint_position "$d/ck.h5")'" "$d/cut.log"
+  fi
+  for w in 3 1; do
+    cp "$d/ck.h5" "$d/ck$w.h5"
+    "${mpi[@]}" -np "$w" -x MNIST_DDP_TRACE_SAMPLES="$d/on$w" "$bin" "${small[@]}" --epochs 2 --resume "$d/ck$w.h5" \
+      --output "$d/model$w.h5" >"$d/on$w.log" 2>&1 || ko "elastic: the run resumed on $w ranks failed" "$d/on$w.log"
+    if grep -q "made with 2 ranks, this run has $w" "$d/on$w.log" && [ -s "$d/model$w.h5" ]; then ok; else
+      ko "elastic: the run resumed on $w ranks did not warn of the rank count or wrote no model" "$d/on$w.log"
+    fi
+    if each_sample_once 540 1 "$d/cut" "$d/on$w"; then ok; else ko "elastic: epoch 1 split between 2 and $w ranks"; fi
+    if each_sample_once 540 2 "$d/on$w"; then ok; else ko "elastic: epoch 2 on $w ranks"; fi
+  done
+}
+
 case "$part" in
-  preempt | signals | dead | numeric | writes) "part_$part" ;;
-  all) for p in preempt signals dead numeric writes; do "part_$p"; done ;;
+  preempt | signals | dead | numeric | writes | elastic) "part_$part" ;;
+  all) for p in preempt signals dead numeric writes elastic; do "part_$p"; done ;;
   *) echo "unknown part '$part'"; exit 2 ;;
 esac
 

@@ -242,5 +242,72 @@ TEST(SamplerRange, CoversExactlyOnceBalanced) {
   EXPECT_THROW(shard_range(10, 0, 0), UsageError);
 }
 
+// An epoch started on W ranks and continued from its global position on W'
+// ranks (set_start): the two parts together use every sample of the epoch's
+// permutation exactly once (no padding where W' divides the rest), in the
+// order of positions; on the same W the rest is exactly the batches that the
+// uninterrupted epoch would have taken.
+TEST(SamplerResume, ContinuesFromTheGlobalPositionOnAnotherWorldSize) {
+  const std::int64_t n = 126;  // 30 + 96: 96 divisible by 1, 2, 3 and 4
+  const int batch = 5;
+  for (int resumed_world : {1, 2, 3, 4}) {
+    std::vector<int> uses(n, 0);
+    std::vector<std::int64_t> ids;
+    std::int64_t position = 0;
+    for (int r = 0; r < 2; ++r) {  // two ranks make 3 steps (30 samples)
+      ShardSampler s(n, 2, r, batch, 42);
+      s.set_epoch(1);
+      for (std::int64_t k = 0; k < 3; ++k) {
+        s.batch(k, ids);
+        for (auto id : ids) ++uses[static_cast<std::size_t>(id)];
+      }
+      position = s.position_after(2);
+    }
+    ASSERT_EQ(position, 30);
+    for (int r = 0; r < resumed_world; ++r) {
+      ShardSampler s(n, resumed_world, r, batch, 42);
+      s.set_epoch(1);
+      s.set_start(position);
+      EXPECT_EQ(s.steps(), ((n - position) / resumed_world + batch - 1) / batch);
+      for (std::int64_t k = 0; k < s.steps(); ++k) {
+        s.batch(k, ids);
+        for (auto id : ids) ++uses[static_cast<std::size_t>(id)];
+      }
+      EXPECT_EQ(s.position_after(s.steps() - 1), n);
+    }
+    for (std::int64_t i = 0; i < n; ++i) EXPECT_EQ(uses[static_cast<std::size_t>(i)], 1) << "sample " << i << " on "
+                                                                                          << resumed_world;
+  }
+  // Same world size: the continuation is the rest of the uninterrupted epoch.
+  ShardSampler whole(n, 2, 1, batch, 42), rest(n, 2, 1, batch, 42);
+  whole.set_epoch(3);
+  rest.set_epoch(3);
+  rest.set_start(whole.position_after(4));
+  std::vector<std::int64_t> a, b;
+  for (std::int64_t k = 0; k < rest.steps(); ++k) {
+    whole.batch(k + 5, a);
+    rest.batch(k, b);
+    EXPECT_EQ(a, b) << "step " << k;
+  }
+  EXPECT_EQ(rest.steps() + 5, whole.steps_per_epoch());
+}
+
+// Continuing on W' with a rest not divisible by W' pads by wrapping to the
+// start of the epoch's order, at most W'-1 samples, like a fresh epoch.
+TEST(SamplerResume, PadsTheRestLikeAnEpoch) {
+  ShardSampler s(100, 3, 2, 8, 7);
+  s.set_epoch(0);
+  s.set_start(40);  // 60 left: 20 per rank
+  EXPECT_EQ(s.steps(), 3);
+  s.set_start(41);  // 59 left: 20 per rank, one padded position
+  EXPECT_EQ(s.steps(), 3);
+  const auto perm = epoch_permutation(100, 7, 0);
+  std::vector<std::int64_t> ids;
+  s.batch(2, ids);
+  EXPECT_EQ(ids.back(), perm[0]);  // position 41 + 2 + 19*3 = 100 wraps to 0
+  s.set_start(100);
+  EXPECT_EQ(s.steps(), 0);
+}
+
 }  // namespace
 }  // namespace mnist_ddp

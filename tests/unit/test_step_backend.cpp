@@ -47,9 +47,10 @@ class DeferredCpuBackend final : public StepBackend {
                   bool augment) override {
     cpu_.load_batch(set, ids, epoch, augment);
   }
-  void forward_backward(int n, const ForwardContext& ctx) override {
-    ++steps_;
-    cpu_.forward_backward(n, ctx);
+  using StepBackend::forward_backward;
+  void forward_backward(int n, const ForwardContext& ctx, const MicroBatch& micro) override {
+    if (micro.last) ++steps_;
+    cpu_.forward_backward(n, ctx, micro);
   }
   void reduce_gradients() override { cpu_.reduce_gradients(); }
   void optimizer_step(Optimizer& o, double lr) override { cpu_.optimizer_step(o, lr); }

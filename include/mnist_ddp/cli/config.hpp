@@ -25,6 +25,7 @@
 #include "mnist_ddp/core/device_choice.hpp"
 #include "mnist_ddp/nn/optimizer.hpp"
 #include "mnist_ddp/train/callbacks.hpp"
+#include "mnist_ddp/train/lr_schedule.hpp"
 #include "mnist_ddp/train/progress.hpp"
 
 namespace mnist_ddp {
@@ -33,9 +34,16 @@ struct Config {
   std::string command = "train";   // train | evaluate | predict
   std::string data_dir = "data/mnist";
   int epochs = 10;                 // about 11 minutes on a 2-core machine (see README)
-  int batch_size = 64;             // per process
+  int batch_size = 64;             // per process: one micro-batch
+  int accumulate = 1;              // micro-batches per update (--accumulate)
   int eval_batch_size = 500;       // per process, for validation and test
-  double lr = 1e-3;
+  double lr = 1e-3;                // for one --batch-size batch; scaled by --lr-scaling
+  // The rate for the global batch (train/lr_schedule.hpp). Off by default: the
+  // default optimizer is Adam, for which the linear rule (derived for SGD)
+  // overshoots; sqrt suits Adam and RMSprop, linear SGD. The warm-up only acts
+  // when the rate is scaled (one epoch: Goyal et al.'s 5 of 90, for 10 epochs).
+  LrScaling lr_scaling = LrScaling::kNone;
+  double warmup_epochs = 1.0;
   OptimizerKind optimizer = OptimizerKind::kAdam;
   double momentum = 0.9;           // SGD momentum; RMSprop rho is 0.9 too (Keras default)
   double val_split = 0.1;
@@ -52,6 +60,7 @@ struct Config {
   // Gradient all-reduce buckets (KiB) started during the backward pass;
   // 0: one blocking all-reduce after backward.
   int bucket_kb = 0;
+  bool sync_bn = false;            // --sync-bn: BatchNorm statistics over all ranks (CPU backend)
   int threads = 0;                 // 0: cores of the node / ranks on the node
   std::int64_t train_limit = 0;    // 0: all training images
   std::int64_t test_limit = 0;     // 0: all test images

@@ -12,8 +12,11 @@ inline TrainerSettings trainer_settings(const Config& c) {
   TrainerSettings s;
   s.epochs = c.epochs;
   s.batch_size = c.batch_size;
+  s.accumulate = c.accumulate;
   s.eval_batch_size = c.eval_batch_size;
   s.lr = c.lr;
+  s.lr_scaling = c.lr_scaling;
+  s.warmup_epochs = c.warmup_epochs;
   s.optimizer.kind = c.optimizer;
   s.optimizer.momentum = c.momentum;
   s.augment = c.augment;

@@ -18,6 +18,7 @@
 
 #include "mnist_ddp/cpu/batchnorm_primitives.hpp"
 #include "mnist_ddp/cpu/primitive_cache.hpp"
+#include "mnist_ddp/dist/batchnorm_sync.hpp"
 #include "mnist_ddp/nn/layer.hpp"
 
 namespace mnist_ddp {
@@ -27,6 +28,8 @@ class BatchNormCpu final : public Layer {
   explicit BatchNormCpu(const LayerLayout& layout);
   void forward(const float* x, float* y, int n, const ForwardContext& ctx) override;
   void backward(const float* x, const float* y, float* dy, float* dx, int n) override;
+  // --sync-bn: training statistics over all ranks (dist/batchnorm_sync.hpp); null: this rank's.
+  void set_sync(BatchNormSync* sync) { sync_ = sync; }
 
  private:
   int c_;
@@ -35,6 +38,7 @@ class BatchNormCpu final : public Layer {
   std::vector<float> var_;            // (c) the last training batch's biased variance, for oneDNN's backward
   PrimitiveCache<BatchNormBackwardPrimitives> primitives_;
   bool last_training_ = false;        // mode of the last forward, which backward differentiates
+  BatchNormSync* sync_ = nullptr;
 };
 
 }  // namespace mnist_ddp

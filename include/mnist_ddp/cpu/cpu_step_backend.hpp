@@ -10,6 +10,7 @@
 
 #include <memory>
 
+#include "mnist_ddp/dist/batchnorm_sync.hpp"
 #include "mnist_ddp/dist/communicator.hpp"
 #include "mnist_ddp/dist/host_gradient_transport.hpp"
 #include "mnist_ddp/train/gradient_reducer.hpp"
@@ -27,7 +28,9 @@ class CpuStepBackend final : public StepBackend {
   void download(Model& model, Optimizer* optimizer) override;
   void load_batch(const MnistSet& set, const std::vector<std::int64_t>& ids, std::uint32_t epoch,
                   bool augment) override;
-  void forward_backward(int n, const ForwardContext& ctx) override;
+  using StepBackend::forward_backward;
+  void forward_backward(int n, const ForwardContext& ctx, const MicroBatch& micro) override;
+  const GradientReducer& reducer() const { return reducer_; }
   void reduce_gradients() override;
   void optimizer_step(Optimizer& optimizer, double lr) override;
   int sync_interval() const override { return 1; }
@@ -42,12 +45,14 @@ class CpuStepBackend final : public StepBackend {
   StepSettings settings_;
   Model& model_;
   std::unique_ptr<HostGradientTransport> transport_;  // null for one rank
+  std::unique_ptr<BatchNormSync> bn_sync_;            // --sync-bn on several ranks
   GradientReducer reducer_;
   std::function<void(std::size_t)> on_layer_done_;
   std::vector<float> x_;               // (batch, 28, 28, 1)
   std::vector<std::uint8_t> y_;        // (batch)
   std::vector<float> dlogits_;         // (batch, classes)
   std::vector<std::uint8_t> predictions_;  // (batch)
+  std::vector<float> accumulated_;     // --accumulate: the update's gradients before its last micro-batch
   LossSums sums_;
   double eval_loss_ = 0;
   ConfusionMatrix eval_confusion_;

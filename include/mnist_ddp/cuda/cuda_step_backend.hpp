@@ -59,7 +59,8 @@ class CudaStepBackend final : public StepBackend {
   void download(Model& model, Optimizer* optimizer) override;
   void load_batch(const MnistSet& set, const std::vector<std::int64_t>& ids, std::uint32_t epoch,
                   bool augment) override;
-  void forward_backward(int n, const ForwardContext& ctx) override;
+  using StepBackend::forward_backward;
+  void forward_backward(int n, const ForwardContext& ctx, const MicroBatch& micro) override;
   void reduce_gradients() override;
   void optimizer_step(Optimizer& optimizer, double lr) override;
   int sync_interval() const override { return kSyncInterval; }
@@ -100,6 +101,7 @@ class CudaStepBackend final : public StepBackend {
   DeviceBuffer<float> x_;                   // (max_batch, 28, 28, 1)
   DeviceBuffer<std::uint8_t> y_;            // (max_batch)
   DeviceBuffer<float> dlogits_;             // (max_batch, classes)
+  DeviceBuffer<float> accumulated_;         // --accumulate: the update's gradients before its last micro-batch
   DeviceBuffer<std::int64_t> ids_;          // (max_batch) the loaded batch's sample ids
   PinnedBuffer<std::int64_t> id_ring_;      // (kIdRing, max_batch) sources of the id copies
   std::vector<Event> id_copied_;            // (kIdRing) recorded after each slot's copy

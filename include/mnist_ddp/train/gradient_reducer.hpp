@@ -44,7 +44,16 @@ class GradientReducer {
   // transport finish: grads then holds the mean gradient on every rank.
   void finish();
 
+  // The layers' completions replayed at once (last to first) when backward ran
+  // without the callback, e.g. after the gradients of earlier micro-batches
+  // were added in (--accumulate).
+  void all_layers_done(std::size_t layers);
+
   const std::vector<GradientBucket>& buckets() const { return buckets_; }
+  // Gradient reductions across the ranks so far (one per finish(), 0 for one
+  // rank), and the collectives they took (one per bucket, or one).
+  std::int64_t reductions() const { return reductions_; }
+  std::int64_t collectives() const { return collectives_; }
   bool overlapped() const { return transport_ != nullptr && !buckets_.empty(); }
 
  private:
@@ -53,6 +62,7 @@ class GradientReducer {
   std::size_t count_;
   std::vector<GradientBucket> buckets_;  // empty for one rank
   std::size_t next_ = 0;                 // next bucket to start
+  std::int64_t reductions_ = 0, collectives_ = 0;
 };
 
 }  // namespace mnist_ddp

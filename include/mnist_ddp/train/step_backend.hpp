@@ -41,6 +41,17 @@ struct StepSettings {
   int max_batch = 0;              // the largest batch loaded: max(training, evaluation)
   std::size_t bucket_bytes = 0;   // gradient buckets (--bucket-kb); 0: one reduction after backward
   double comm_timeout = 60;       // seconds a GPU backend waits for its peers (--comm-timeout)
+  bool sync_bn = false;           // BatchNorm statistics over all ranks (--sync-bn; the CPU backend)
+};
+
+// Where a micro-batch stands in its update (--accumulate K: K micro-batches,
+// one optimizer step). The loss gradient is scaled by 1 / update_size, so the
+// micro-batches' gradients add up to the mean over the update's samples; the
+// gradients are kept from `first` on, and reduced across the ranks only after
+// the `last` (PyTorch DDP's no_sync for the others).
+struct MicroBatch {
+  int update_size = 0;  // samples of the whole update on this rank (0: this micro-batch's n)
+  bool first = true, last = true;
 };
 
 class StepBackend {
@@ -64,8 +75,10 @@ class StepBackend {
   // ---- a training step, in this order ----------------------------------------------
   // Forward (ctx: training mode, its host sample ids), softmax cross-entropy,
   // backward into the gradients of the batch's mean loss; the loss and correct
-  // counts are added to the sums. Gradient reductions may start during backward.
-  virtual void forward_backward(int n, const ForwardContext& ctx) = 0;
+  // counts are added to the sums. Gradient reductions may start during backward
+  // of the last micro-batch; the default is one micro-batch per update.
+  virtual void forward_backward(int n, const ForwardContext& ctx, const MicroBatch& micro) = 0;
+  void forward_backward(int n, const ForwardContext& ctx) { forward_backward(n, ctx, MicroBatch{}); }
   // The gradients become their mean over all ranks.
   virtual void reduce_gradients() = 0;
   // One update with learning rate `lr`; optimizer.iterations() advances by one.

@@ -31,7 +31,9 @@
 #include "mnist_ddp/nn/optimizer.hpp"
 #include "mnist_ddp/train/callbacks.hpp"
 #include "mnist_ddp/train/evaluation.hpp"
+#include "mnist_ddp/train/lr_schedule.hpp"
 #include "mnist_ddp/train/metrics.hpp"
+#include "mnist_ddp/train/sample_trace.hpp"
 #include "mnist_ddp/train/step_backend.hpp"
 #include "mnist_ddp/train/training_observer.hpp"
 
@@ -41,7 +43,8 @@ struct EpochRecord {
   int epoch = 0;  // 1-based
   double loss = 0, accuracy = 0;
   double val_loss = 0, val_accuracy = 0;
-  double lr = 0;  // the rate used during the epoch
+  double lr = 0;         // the rate in force at the epoch's last step (after any warm-up)
+  double lr_target = 0;  // the scaled rate of the epoch (what ReduceLROnPlateau acts on)
   double seconds = 0;
   double images_per_second = 0;
 };
@@ -64,9 +67,11 @@ class NumericalFault : public RuntimeError {
 // state: they are addressed by (seed, epoch, sample), and dropout by the step.
 struct TrainingState {
   int epochs_done = 0;
-  // Inside epoch epochs_done + 1: the steps already made, and the partial
-  // training metrics summed over all ranks and the seconds spent (0 at an
-  // epoch boundary).
+  // Inside epoch epochs_done + 1: the global samples of its order already
+  // consumed (the position, valid on any rank count: data/sampler.hpp), the
+  // steps made (for display), and the partial training metrics summed over all
+  // ranks and the seconds spent (0 at an epoch boundary).
+  std::int64_t epoch_samples_done = 0;
   std::int64_t epoch_steps_done = 0;
   double epoch_loss_sum = 0;
   std::int64_t epoch_correct = 0, epoch_seen = 0;
@@ -75,7 +80,8 @@ struct TrainingState {
   // (rank-major), which differ until the epoch's end averages them.
   std::vector<float> rank_states;
   bool stopped = false;                  // EarlyStopping ended the run
-  double lr = 0;
+  double lr = 0;          // the scaled rate (the warm-up's target), ReduceLROnPlateau's
+  double lr_scale = 1.0;  // the --lr-scaling factor lr was scaled by (train/lr_schedule.hpp)
   CallbacksState callbacks;
   int best_epoch = -1;                   // 1-based, -1 if none yet
   std::vector<float> best_params, best_state;
@@ -109,9 +115,12 @@ struct TrainResult {
 // makes it from the command line's Config).
 struct TrainerSettings {
   int epochs = 10;
-  int batch_size = 64;                    // per rank
+  int batch_size = 64;                    // per rank: one micro-batch
+  int accumulate = 1;                     // micro-batches per update (the update: accumulate x batch_size per rank)
   int eval_batch_size = 500;              // per rank, for validation (and evaluate())
-  double lr = 1e-3;                       // the initial learning rate
+  double lr = 1e-3;                       // the initial learning rate, for one batch_size batch
+  LrScaling lr_scaling = LrScaling::kNone;  // train/lr_schedule.hpp
+  double warmup_epochs = 0;
   OptimizerHyper optimizer;               // kind and SGD momentum from the command line
   bool augment = true;
   std::int64_t precise_bn_images = 4096;  // per rank; 0: Keras's moving averages
@@ -140,7 +149,11 @@ class Trainer {
   // signal stopped training (optimizer slots included).
   TrainingState state() const;
   // Continue from a checkpoint: the model's weights must be loaded separately.
+  // A rate scaled for another rank count is rescaled to this one's.
   void restore(const TrainingState& state);
+
+  // The --lr-scaling factor of this run (1: none).
+  double lr_scale() const { return schedule_.scale; }
 
   // Sharded evaluation of `set` (train/evaluation.hpp), its time counted in the times.
   EvalResult evaluate(const MnistSet& set);
@@ -156,10 +169,12 @@ class Trainer {
   // Before the first step: each rank's resumed BatchNorm state, the upload, the position check.
   void begin_fit(Run& run);
   EpochRun begin_epoch(Run& run, int epoch);
-  // One training step, the loss and stop signals agreed by all ranks.
-  StepOutcome train_step(Run& run, EpochRun& e, std::int64_t step);
+  // The fractional epochs done before `step` (counted from the sampler's start) of `epoch`.
+  double epoch_time(const Run& run, int epoch, std::int64_t step) const;
+  // One training step (counted from the sampler's start), the loss and stop signals agreed by all ranks.
+  StepOutcome train_step(Run& run, EpochRun& e, std::int64_t local_step);
   // A stop signal after `step`: the position and partial metrics into state_.
-  void stop_after(Run& run, EpochRun& e, std::int64_t step, const StepOutcome& outcome);
+  void stop_after(Run& run, EpochRun& e, std::int64_t local_step, const StepOutcome& outcome);
   // The epoch's reduction, precise BatchNorm, validation and decisions; true: EarlyStopping stops.
   bool end_epoch(Run& run, EpochRun& e);
   // The epoch's metrics over all ranks and the averaged BatchNorm statistics.
@@ -179,11 +194,13 @@ class Trainer {
   Model& model_;
   std::ostream& log_;
   Optimizer optimizer_;
+  LrSchedule schedule_;
   StepBackend& backend_;
   TrainTimes times_;
   EpochCallbacks callbacks_;
   TrainingState state_;
   StepFault fault_;                    // test hook: MNIST_DDP_FAULT_* (core/fault_injection.hpp)
+  SampleTrace trace_;                  // test hook: MNIST_DDP_TRACE_SAMPLES (train/sample_trace.hpp)
 };
 
 }  // namespace mnist_ddp
