@@ -1,6 +1,8 @@
 // device_choice.cpp — the device decisions of each rank and of the job.
 #include "mnist_ddp/core/device_choice.hpp"
 
+#include "mnist_ddp/core/enum_name.hpp"
+
 #include <cstddef>
 #include <cstdio>
 #include <iterator>
@@ -8,9 +10,7 @@
 namespace mnist_ddp {
 
 const char* to_string(Device d) {
-  static constexpr const char* kNames[] = {"auto", "cpu", "cuda"};  // in the enum's order
-  const auto i = static_cast<std::size_t>(d);
-  return i < std::size(kNames) ? kNames[i] : "?";
+  return enum_name(d, {"auto", "cpu", "cuda"});  // in the enum's order
 }
 
 const char* to_string(Backend b) { return b == Backend::kCuda ? "cuda" : "cpu"; }

@@ -52,23 +52,23 @@ void multiply(const float* dy, const float* mask, float* dx, std::size_t count, 
 
 // ---- Dropout -------------------------------------------------------------------------------
 
-DropoutCuda::DropoutCuda(const LayerLayout& layout, CudaContext& ctx)
-    : CudaLayer(layout, ctx), rate_(layout.spec.rate), layer_index_(layout.index) {
-  MNIST_ASSERT(rate_ >= 0.0f && rate_ < 1.0f, "dropout rate " << rate_);
-}
+// The rate is checked by the layout.
+DropoutCuda::DropoutCuda(const LayerLayout& layout, CudaContext& ctx) : CudaLayer(layout, ctx) {}
 
 void DropoutCuda::reserve(int max_batch) { mask_.reset(static_cast<std::size_t>(max_batch) * input_shape().size()); }
 
 void DropoutCuda::forward(const float* x, float* y, int n, const ForwardContext& ctx) {
   const std::size_t size = input_shape().size();
   MNIST_ASSERT(static_cast<std::size_t>(n) * size <= mask_.size(), name() << ": batch of " << n << " not reserved");
-  last_training_ = ctx.training && ctx.dropout && rate_ > 0.0f;
+  last_training_ = dropout_applies(ctx, layout().spec.rate);
   if (!last_training_) {
     MNIST_CUDA_CHECK(cudaMemcpyAsync(y, x, sizeof(float) * size * n, cudaMemcpyDeviceToDevice, stream()));
     return;
   }
   MNIST_ASSERT(ctx.sample_ids != nullptr, "dropout in training needs the (device) sample ids");
-  dropout_forward(x, y, mask_.data(), n, size, ctx.sample_ids, ctx.seed, ctx.epoch, layer_index_, rate_, stream());
+  const float rate = layout().spec.rate;
+  const std::uint32_t layer = layout().index;  // the layer's place in the model seeds its masks
+  dropout_forward(x, y, mask_.data(), n, size, ctx.sample_ids, ctx.seed, ctx.epoch, layer, rate, stream());
 }
 
 void DropoutCuda::backward(const float*, const float*, float* dy, float* dx, int n) {

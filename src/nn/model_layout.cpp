@@ -68,7 +68,9 @@ LayerLayout layer_layout(const LayerSpec& spec, Shape3 in, std::string name, std
       add_weight(l, "kernel", {in.size(), units}, true, WeightInit::kGlorotUniform);
       add_weight(l, "bias", {units}, true, WeightInit::kZeros);
       break;
-    case LayerKind::kDropout: break;
+    case LayerKind::kDropout:
+      MNIST_ASSERT(spec.rate >= 0.0f && spec.rate < 1.0f, "dropout rate " << spec.rate);
+      break;
   }
   return l;
 }

@@ -15,8 +15,6 @@ class DropoutCpu final : public Layer {
   void backward(const float* x, const float* y, float* dy, float* dx, int n) override;
 
  private:
-  float rate_;
-  std::uint32_t layer_index_;
   bool last_training_ = false;
   std::vector<float> mask_;  // (n, size): 0 or 1/(1-rate)
 };

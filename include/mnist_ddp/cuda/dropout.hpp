@@ -25,8 +25,6 @@ class DropoutCuda final : public CudaLayer {
   void backward(const float* x, const float* y, float* dy, float* dx, int n) override;
 
  private:
-  float rate_;
-  std::uint32_t layer_index_;
   bool last_training_ = false;
   DeviceBuffer<float> mask_;  // (max_batch, size): 0 or 1/(1 - rate)
 };

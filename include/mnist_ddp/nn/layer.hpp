@@ -42,6 +42,12 @@ struct ForwardContext {
   }
 };
 
+// Whether a dropout layer of `rate` drops units in this pass (training, not a
+// BatchNorm recomputation, a rate above 0).
+inline bool dropout_applies(const ForwardContext& ctx, float rate) {
+  return ctx.training && ctx.dropout && rate > 0.0f;
+}
+
 // A named weight tensor of a layer, in Keras order and shape.
 struct WeightView {
   std::string name;             // "kernel", "bias", "gamma", "beta", "moving_mean", "moving_variance"

@@ -9,15 +9,15 @@
 #include <iterator>
 #include <vector>
 
+#include "mnist_ddp/core/enum_name.hpp"
+
 namespace mnist_ddp {
 
 enum class OptimizerKind { kAdam, kRmsprop, kSgd };
 
 // "adam", "rmsprop", "sgd": the names of --optimizer, the report and the checkpoint.
 inline const char* to_string(OptimizerKind o) {
-  static constexpr const char* kNames[] = {"adam", "rmsprop", "sgd"};  // in the enum's order
-  const auto i = static_cast<std::size_t>(o);
-  return i < std::size(kNames) ? kNames[i] : "?";
+  return enum_name(o, {"adam", "rmsprop", "sgd"});  // in the enum's order
 }
 
 struct OptimizerHyper {

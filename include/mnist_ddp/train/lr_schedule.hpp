@@ -21,15 +21,15 @@
 #include <cstddef>
 #include <iterator>
 
+#include "mnist_ddp/core/enum_name.hpp"
+
 namespace mnist_ddp {
 
 enum class LrScaling { kNone, kLinear, kSqrt };
 
 // "none", "linear", "sqrt": the names of --lr-scaling and the report.
 inline const char* to_string(LrScaling s) {
-  static constexpr const char* kNames[] = {"none", "linear", "sqrt"};  // in the enum's order
-  const auto i = static_cast<std::size_t>(s);
-  return i < std::size(kNames) ? kNames[i] : "?";
+  return enum_name(s, {"none", "linear", "sqrt"});  // in the enum's order
 }
 
 // s(k) for an update averaged over k one-rank batches (k >= 1).

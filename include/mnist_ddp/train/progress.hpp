@@ -15,15 +15,15 @@
 #include <ostream>
 #include <string>
 
+#include "mnist_ddp/core/enum_name.hpp"
+
 namespace mnist_ddp {
 
 // Which display a run asks for (--progress): auto is the bar on a terminal, epoch lines otherwise.
 enum class ProgressMode { kAuto, kBar, kEpoch, kNone };
 
 inline const char* to_string(ProgressMode p) {
-  static constexpr const char* kNames[] = {"auto", "bar", "epoch", "none"};  // in the enum's order
-  const auto i = static_cast<std::size_t>(p);
-  return i < std::size(kNames) ? kNames[i] : "?";
+  return enum_name(p, {"auto", "bar", "epoch", "none"});  // in the enum's order
 }
 
 struct EpochSummary {
