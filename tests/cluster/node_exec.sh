@@ -21,6 +21,13 @@ node=$1
 shift
 prefix=$(cat "$dir/netns_prefix")
 grep -q "[[:space:]]$node\$" "$dir/hosts" || { echo "node_exec.sh: no node '$node' in $dir/hosts" >&2; exit 2; }
+# MNIST_CLUSTER_KEEP: paths the nodes must see although they lie under /tmp (a
+# checkout, build or data directory there, as in a CI clone): each is bound to
+# the same place inside the node's /tmp, as an NFS home stays visible on a node.
 exec nsenter --net="/run/netns/${prefix}_$node" unshare --uts --mount --propagation private sh -c \
-  'mount --bind "$1/hosts" /etc/hosts && mount --bind "$1/nodes/$2/tmp" /tmp &&
+  'node_tmp="$1/nodes/$2/tmp"
+   for p in ${MNIST_CLUSTER_KEEP:-}; do
+     case "$p" in /tmp/?*) mkdir -p "$node_tmp/${p#/tmp/}" && mount --bind "$p" "$node_tmp/${p#/tmp/}" || exit 1 ;; esac
+   done
+   mount --bind "$1/hosts" /etc/hosts && mount --rbind "$node_tmp" /tmp &&
    mount --bind "$1/nodes/$2/shm" /dev/shm && hostname "$2" && shift 2 && exec "$@"' node_exec "$dir" "$node" "$@"

@@ -38,6 +38,8 @@ data=$(readlink -f "$2")
 root=$(readlink -f "$3")
 here=$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")
 export PATH=$PATH:/usr/sbin:/sbin
+# What every node must reach even where it lies under /tmp, which is node-local (node_exec.sh).
+export MNIST_CLUSTER_KEEP="$root $(dirname "$bin") $data"
 
 if [ "${4:-}" = --inner ]; then
   exec "$here/checks.sh" "$bin" "$data" "$root"
