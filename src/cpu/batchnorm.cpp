@@ -48,8 +48,7 @@ void BatchNormCpu::forward(const float* x, float* y, int n, const ForwardContext
   std::vector<float> scale(c), shift(c);
   last_training_ = ctx.training;
   if (ctx.training) {
-    // One pass: Σx and Σx² per channel in double (inputs are O(1) activations,
-    // so E[x²] - E[x]² keeps ample precision in double).
+    // One pass: Σx and Σx² per channel in double; the statistics from them in nn/batchnorm_math.hpp.
     std::vector<double> sums = channel_sums(rows, 2 * c, [&](std::size_t r, double* acc) {
       const float* row = x + r * c;
       for (int j = 0; j < c; ++j) {
@@ -61,23 +60,24 @@ void BatchNormCpu::forward(const float* x, float* y, int n, const ForwardContext
     const double count = synchronise(sync_, sums, static_cast<double>(rows));  // --sync-bn: over all ranks
     const float momentum = ctx.moving_momentum(momentum_);
     for (int j = 0; j < c; ++j) {
-      const double mean = sums[j] / count;
-      const double var = std::max(0.0, sums[c + j] / count - mean * mean);
-      mean_[j] = static_cast<float>(mean);
-      var_[j] = static_cast<float>(var);
-      invstd_[j] = static_cast<float>(1.0 / std::sqrt(var + eps_));
-      moving_mean[j] = moving_average(moving_mean[j], mean_[j], momentum);
-      moving_var[j] = moving_average(moving_var[j], static_cast<float>(var), momentum);
+      const BatchStatistics s = batch_statistics(sums[j], sums[c + j], count, eps_);
+      mean_[j] = s.mean;
+      var_[j] = s.var;
+      invstd_[j] = s.invstd;
+      moving_mean[j] = moving_average(moving_mean[j], s.mean, momentum);
+      moving_var[j] = moving_average(moving_var[j], s.var, momentum);
+      const BatchNormAffine a = batchnorm_affine(gamma[j], beta[j], s.mean, s.invstd);
+      scale[j] = a.scale;
+      shift[j] = a.shift;
     }
-    for (int j = 0; j < c; ++j) scale[j] = gamma[j] * invstd_[j];
   } else {
     for (int j = 0; j < c; ++j) {
       mean_[j] = moving_mean[j];
       invstd_[j] = 1.0f / std::sqrt(moving_var[j] + eps_);
       scale[j] = gamma[j] / std::sqrt(moving_var[j] + eps_);
+      shift[j] = beta[j] - mean_[j] * scale[j];
     }
   }
-  for (int j = 0; j < c; ++j) shift[j] = beta[j] - mean_[j] * scale[j];
 #pragma omp parallel for schedule(static)
   for (std::size_t r = 0; r < rows; ++r) {
     const float* in = x + r * c;
@@ -107,23 +107,19 @@ void BatchNormCpu::backward(const float* x, const float*, float* dy, float* dx, 
     const float* in = x + r * c;
     for (int j = 0; j < c; ++j) {
       acc[j] += g[j];
-      acc[c + j] += g[j] * (in[j] - mean_[j]) * invstd_[j];
+      acc[c + j] += dy_xhat(g[j], in[j], mean_[j], invstd_[j]);
     }
   });
   const float* gamma = weight(slot::kGamma);
   float *dgamma = weight_grad(slot::kGamma), *dbeta = weight_grad(slot::kBeta);
-  std::vector<float> k1(c), k2(c);
+  std::vector<BatchNormBackwardMeans> means(c);
   for (int j = 0; j < c; ++j) {
     dbeta[j] = static_cast<float>(sums[j]);
     dgamma[j] = static_cast<float>(sums[c + j]);
   }
   // --sync-bn, training: dx needs the means over all ranks (γ and β keep their own gradients).
-  const double inv_rows =
-      1.0 / (last_training_ ? synchronise(sync_, sums, static_cast<double>(rows)) : static_cast<double>(rows));
-  for (int j = 0; j < c; ++j) {
-    k1[j] = static_cast<float>(sums[j] * inv_rows);
-    k2[j] = static_cast<float>(sums[c + j] * inv_rows);
-  }
+  const double count = last_training_ ? synchronise(sync_, sums, static_cast<double>(rows)) : static_cast<double>(rows);
+  for (int j = 0; j < c; ++j) means[j] = backward_means(sums[j], sums[c + j], count);
   if (dx == nullptr) return;
   if (!last_training_) {  // dx = dy·γ·invstd
 #pragma omp parallel for schedule(static)
@@ -131,16 +127,13 @@ void BatchNormCpu::backward(const float* x, const float*, float* dy, float* dx, 
       for (int j = 0; j < c; ++j) dx[r * c + j] = dy[r * c + j] * gamma[j] * invstd_[j];
     return;
   }
-  // dx = γ·invstd·(dy - mean(dy) - x̂·mean(dy·x̂))
+  // dx = γ·invstd·(dy − mean(dy) − x̂·mean(dy·x̂)), nn/batchnorm_math.hpp
 #pragma omp parallel for schedule(static)
   for (std::size_t r = 0; r < rows; ++r) {
     const float* g = dy + r * c;
     const float* in = x + r * c;
     float* out = dx + r * c;
-    for (int j = 0; j < c; ++j) {
-      const float xhat = (in[j] - mean_[j]) * invstd_[j];
-      out[j] = gamma[j] * invstd_[j] * (g[j] - k1[j] - xhat * k2[j]);
-    }
+    for (int j = 0; j < c; ++j) out[j] = batchnorm_dx(g[j], in[j], gamma[j], mean_[j], invstd_[j], means[j]);
   }
 }
 

@@ -1,6 +1,7 @@
 // batchnorm.cu — BatchNormalization on the GPU: cuDNN for the batch statistics,
 // normalisation and backward; own kernels for the CPU layer's moving averages
-// and for backward through an inference-mode forward.
+// and for backward through an inference-mode forward. The --sync-bn path is in
+// batchnorm_sync.cu.
 #include "mnist_ddp/cuda/batchnorm.hpp"
 
 #include "mnist_ddp/nn/batchnorm_math.hpp"
@@ -112,10 +113,18 @@ void BatchNormCuda::reserve(int max_batch) {
   max_batch_ = max_batch;
   save_mean_.reset(c_);
   save_invstd_.reset(c_);
+  sums_.reset(2 * static_cast<std::size_t>(c_) + 1);
+  scale_.reset(c_);
+  shift_.reset(c_);
 }
 
 void BatchNormCuda::forward(const float* x, float* y, int n, const ForwardContext& ctx) {
   MNIST_ASSERT(n > 0 && n <= max_batch_, name() << ": batch of " << n << " (reserved " << max_batch_ << ")");
+  last_training_ = ctx.training;
+  if (ctx.training && sync_ != nullptr) {  // --sync-bn: own kernels (batchnorm_sync.cu)
+    forward_synchronised(x, y, static_cast<std::size_t>(n) * input_shape().h * input_shape().w, ctx);
+    return;
+  }
   CudaContext& cc = context();
   MNIST_CHECK(cudnn_batchnorm_supports(view_dims(layer_tensor_view(LayerKind::kBatchNorm), n, input_shape()),
                                        ctx.training),
@@ -124,7 +133,6 @@ void BatchNormCuda::forward(const float* x, float* y, int n, const ForwardContex
   const float one = 1.0f, zero = 0.0f;
   const float *gamma = weight(slot::kGamma), *beta = weight(slot::kBeta);
   float *moving_mean = weight(slot::kMovingMean), *moving_var = weight(slot::kMovingVariance);
-  last_training_ = ctx.training;
   if (!ctx.training) {
     MNIST_CUDNN_CHECK(cudnnBatchNormalizationForwardInference(cc.cudnn(), CUDNN_BATCHNORM_SPATIAL, &one, &zero, xd, x,
                                                               xd, y, param_desc_, gamma, beta, moving_mean,
@@ -155,6 +163,10 @@ void BatchNormCuda::backward(const float* x, const float*, float* dy, float* dx,
   if (!last_training_) {
     batchnorm_inference_backward(x, dy, dx, rows, c_, gamma, weight(slot::kMovingMean),
                                  weight(slot::kMovingVariance), eps_, dgamma, dbeta, stream());
+    return;
+  }
+  if (sync_ != nullptr) {
+    backward_synchronised(x, dy, dx, rows);
     return;
   }
   if (rows == 1) {

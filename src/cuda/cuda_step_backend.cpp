@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "mnist_ddp/core/check.hpp"
+#include "mnist_ddp/cuda/batchnorm.hpp"
 #include "mnist_ddp/cuda/check.hpp"
 #include "mnist_ddp/cuda/finite_check.hpp"
 #include "mnist_ddp/cuda/kernels.hpp"
@@ -44,12 +45,14 @@ CudaStepBackend::CudaStepBackend(const StepSettings& settings, Communicator& com
   losses_.zero(ctx_.stream());
   counts_.zero(ctx_.stream());
 
-  MNIST_CHECK(!settings.sync_bn || comm.size() == 1, UsageError,
-              "--sync-bn: not available on the GPU backend yet (cuDNN's fused BatchNorm has no hook between "
-              "its statistics and the normalisation); train with --device cpu, or without --sync-bn");
   if (comm.size() > 1) {
     nccl_ = std::make_unique<NcclCommunicator>(comm, settings.comm_timeout);
     transport_ = std::make_unique<NcclGradientTransport>(*nccl_, ctx_.stream());
+  }
+  if (settings.sync_bn && nccl_) {  // --sync-bn: every BatchNorm's statistics over the ranks, on NCCL
+    bn_sync_ = std::make_unique<NcclBatchNormSync>(*nccl_, ctx_.stream());
+    for (auto& layer : model_.layers())
+      if (auto* bn = dynamic_cast<BatchNormCuda*>(layer.get())) bn->set_sync(bn_sync_.get());
   }
   // The CPU path's reducer and bucket plan (whole layers, from the last one), on the same flat offsets.
   reducer_ = std::make_unique<GradientReducer>(transport_.get(), model_.layout(), model_.grads(), settings.bucket_bytes);

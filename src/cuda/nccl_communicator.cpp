@@ -92,18 +92,25 @@ void NcclCommunicator::before(cudaStream_t compute) {
   MNIST_CUDA_CHECK(cudaStreamWaitEvent(compute, comm_done_, 0));
 }
 
-void NcclCommunicator::allreduce_mean(float* data, std::size_t count) {
-  require_usable("allreduce_mean");
+void NcclCommunicator::allreduce(const void* send, void* recv, std::size_t count, ncclDataType_t type,
+                                  ncclRedOp_t op, const char* what) {
+  require_usable(what);
   if (count == 0) return;
-  MNIST_NCCL_CALL(ncclAllReduce(data, data, count, ncclFloat, ncclAvg, comm_, stream_.get()));
+  MNIST_NCCL_CALL(ncclAllReduce(send, recv, count, type, op, comm_, stream_.get()));
+}
+
+void NcclCommunicator::allreduce_mean(float* data, std::size_t count) {
+  allreduce(data, data, count, ncclFloat, ncclAvg, "allreduce_mean");
 }
 
 void NcclCommunicator::allreduce_sum(float* data, std::size_t count) { allreduce_sum(data, data, count); }
 
 void NcclCommunicator::allreduce_sum(const float* send, float* recv, std::size_t count) {
-  require_usable("allreduce_sum");
-  if (count == 0) return;
-  MNIST_NCCL_CALL(ncclAllReduce(send, recv, count, ncclFloat, ncclSum, comm_, stream_.get()));
+  allreduce(send, recv, count, ncclFloat, ncclSum, "allreduce_sum");
+}
+
+void NcclCommunicator::allreduce_sum(double* data, std::size_t count) {
+  allreduce(data, data, count, ncclDouble, ncclSum, "allreduce_sum (double)");
 }
 
 void NcclCommunicator::broadcast(float* data, std::size_t count, int root) {

@@ -23,9 +23,18 @@
 //  - backward after a training forward: cudnnBatchNormalizationBackward with
 //    the saved statistics; after an inference forward (the statistics are then
 //    constants): an own kernel, as cuDNN has no such mode.
+//  - --sync-bn (set_sync, training mode only): cuDNN's fused training calls
+//    have no point between the statistics and their use, so own kernels do the
+//    CPU layer's steps: per-channel Σx, Σx² and the row count in double (one
+//    block per channel, a fixed-order tree: cuda/block_sum.hpp) → sum over the
+//    ranks (cuda/nccl_batchnorm_sync.hpp) → mean, invstd, the moving averages,
+//    y = x·scale + shift; backward: Σdy, Σdy·x̂ (this rank's are dβ, dγ: the
+//    gradient reducer averages them) → sum over the ranks → dx with the global
+//    means. Every formula is the CPU layer's, from nn/batchnorm_math.hpp.
 #pragma once
 
 #include "mnist_ddp/cuda/layer.hpp"
+#include "mnist_ddp/cuda/nccl_batchnorm_sync.hpp"
 #include "mnist_ddp/cuda/raii.hpp"
 
 namespace mnist_ddp::cuda {
@@ -36,11 +45,19 @@ class BatchNormCuda final : public CudaLayer {
   void reserve(int max_batch) override;
   void forward(const float* x, float* y, int n, const ForwardContext& ctx) override;
   void backward(const float* x, const float* y, float* dy, float* dx, int n) override;
+  // --sync-bn: training statistics over all ranks (any number, one included); null: this rank's (cuDNN).
+  void set_sync(NcclBatchNormSync* sync) { sync_ = sync; }
 
  private:
+  void forward_synchronised(const float* x, float* y, std::size_t rows, const ForwardContext& ctx);
+  void backward_synchronised(const float* x, const float* dy, float* dx, std::size_t rows);
+
   int c_;
   float eps_, momentum_;
   DeviceBuffer<float> save_mean_, save_invstd_;  // (c) of the last training batch
+  DeviceBuffer<double> sums_;                    // (2c + 1) --sync-bn: [Σa | Σb | rows], summed over the ranks
+  DeviceBuffer<float> scale_, shift_;            // (c) --sync-bn: the forward's affine map
+  NcclBatchNormSync* sync_ = nullptr;
   DeviceBuffer<float> dx_scratch_;               // cuDNN always writes dx: where it goes for the first layer
   BatchDescriptors x_desc_;                      // (n, c, h, w) with NHWC strides
   TensorDescriptor param_desc_;                  // (1, c, 1, 1)

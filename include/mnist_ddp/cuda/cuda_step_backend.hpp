@@ -11,6 +11,8 @@
 // NCCL on its own stream (the CPU's GradientReducer over an NCCL transport:
 // --bucket-kb; each bucket starts when backward has queued its layers; the
 // compute stream waits on an event before the update) → CudaOptimizer. One rank: no NCCL at all.
+// --sync-bn on several ranks: the BatchNorm layers' statistics sums go over the same NCCL
+// stream during forward and backward (cuda/nccl_batchnorm_sync.hpp).
 //
 // The host waits only at sync points: every kSyncInterval steps (progress
 // display, non-finite checks: the loss sums since the previous sync point, the
@@ -30,6 +32,7 @@
 
 #include "mnist_ddp/cuda/context.hpp"
 #include "mnist_ddp/cuda/model.hpp"
+#include "mnist_ddp/cuda/nccl_batchnorm_sync.hpp"
 #include "mnist_ddp/cuda/nccl_communicator.hpp"
 #include "mnist_ddp/cuda/nccl_gradient_transport.hpp"
 #include "mnist_ddp/cuda/optimizer.hpp"
@@ -95,6 +98,7 @@ class CudaStepBackend final : public StepBackend {
   std::unique_ptr<NcclCommunicator> nccl_;       // null for one rank
   std::unique_ptr<NcclGradientTransport> transport_;  // over nccl_; null for one rank
   std::unique_ptr<GradientReducer> reducer_;     // made once the transport is
+  std::unique_ptr<NcclBatchNormSync> bn_sync_;   // --sync-bn on several ranks, over nccl_
   std::function<void(std::size_t)> on_layer_done_;
   std::vector<DeviceSet> sets_;
 

@@ -55,6 +55,8 @@ class NcclCommunicator {
   void allreduce_sum(float* data, std::size_t count);
   // Out of place: recv = Σ send over the ranks (on one rank: a copy on the NCCL stream).
   void allreduce_sum(const float* send, float* recv, std::size_t count);
+  // In-place sum of `count` device doubles (--sync-bn's BatchNorm sums), on the communication stream.
+  void allreduce_sum(double* data, std::size_t count);
   // Root's `count` device floats to every rank, queued on the communication stream.
   void broadcast(float* data, std::size_t count, int root);
 
@@ -78,6 +80,9 @@ class NcclCommunicator {
   void check_async(const char* what);
   [[noreturn]] void fail(const std::string& message);
   void require_usable(const char* what) const;
+  // Every all-reduce: queued on the communication stream (nothing for count 0).
+  void allreduce(const void* send, void* recv, std::size_t count, ncclDataType_t type, ncclRedOp_t op,
+                 const char* what);
 
   ncclComm_t comm_ = nullptr;
   int rank_ = 0, size_ = 1;
