@@ -43,15 +43,19 @@
 #include <string>
 #include <vector>
 
+#include "mnist_ddp/cuda/batchnorm.hpp"
 #include "mnist_ddp/cuda/check.hpp"
 #include "mnist_ddp/cuda/context.hpp"
 #include "mnist_ddp/cuda/kernels.hpp"
 #include "mnist_ddp/cuda/layer.hpp"
 #include "mnist_ddp/cuda/model.hpp"
+#include "mnist_ddp/cuda/nccl_batchnorm_sync.hpp"
+#include "mnist_ddp/cuda/nccl_communicator.hpp"
 #include "mnist_ddp/cuda/optimizer.hpp"
 #include "mnist_ddp/cuda/raii.hpp"
 #include "mnist_ddp/data/augment.hpp"
 #include "mnist_ddp/data/dataset.hpp"
+#include "mnist_ddp/dist/communicator.hpp"
 #include "mnist_ddp/nn/layer.hpp"
 #include "mnist_ddp/nn/loss.hpp"
 #include "mnist_ddp/nn/model.hpp"
@@ -282,6 +286,74 @@ INSTANTIATE_TEST_SUITE_P(
         LayerCase{"Dropout50TrainTail", dropout(0.5f), {1, 1, 9}, 5, true, 0.0, 0.0},
         LayerCase{"DropoutInference", dropout(0.5f), {1, 1, 9}, 5, false, 0.0, 0.0},
         LayerCase{"Flatten", kFlatten, {3, 3, 128}, 4, true, 0.0, 0.0}),
+    [](const ::testing::TestParamInfo<LayerCase>& info) { return info.param.name; });
+
+// ---- --sync-bn: the synchronised BatchNorm path ----------------------------------------------
+
+// One training forward and backward of a GPU layer on its own copies of the pair's weights and state.
+struct GpuStep {
+  std::vector<float> y, state, dx, grads;
+};
+
+GpuStep train_step(CudaLayer& layer, const LayerPair& p, const LayerCase& c, const std::vector<float>& x,
+                   const std::vector<float>& dy, const ForwardContext& ctx) {
+  DeviceBuffer<float> params = to_device(p.params), grads = to_device(p.grads), state = to_device(p.state);
+  layer.bind(params.data(), grads.data(), state.data());
+  layer.reserve(c.n + 2);
+  const std::size_t in_size = x.size(), out_size = dy.size();
+  const DeviceBuffer<float> d_x = to_device(x);
+  DeviceBuffer<float> d_y(out_size), d_dy = to_device(dy), d_dx(in_size);
+  layer.forward(d_x.data(), d_y.data(), c.n, ctx);
+  GpuStep s{to_host(d_y.data(), out_size), to_host(state.data(), state.size()), {}, {}};
+  layer.backward(d_x.data(), d_y.data(), d_dy.data(), d_dx.data(), c.n);
+  s.dx = to_host(d_dx.data(), in_size);
+  s.grads = to_host(grads.data(), grads.size());
+  return s;
+}
+
+class CudaSyncBatchNorm : public CudaTest, public ::testing::WithParamInterface<LayerCase> {};
+
+// The --sync-bn path (own kernels, the sums through a one-rank NCCL communicator: on one
+// rank the totals are this rank's sums) equals the cuDNN path of the same layer and the
+// CPU layer, forward (y, moving statistics) and backward (dx, dγ, dβ). N ranks on N GPUs:
+// tests/mpi MpiSyncBn.CudaStep..., run by scripts/gpu_check.sh where the machine has them.
+TEST_P(CudaSyncBatchNorm, OneRankSyncPathEqualsTheCudnnPath) {
+  const LayerCase& c = GetParam();
+  LayerPair p(kBatchNorm, c.in, c.n + 2, *ctx_);
+  const std::size_t in_size = c.in.size() * c.n;
+  const std::vector<float> x = random_vector(in_size, -1.5f, 1.5f, 7), dy = random_vector(in_size, -1.0f, 1.0f, 8);
+  ForwardContext ctx;
+  ctx.training = true;
+  ctx.step = 5;
+
+  SingleProcessCommunicator host;
+  NcclCommunicator nccl(host, 30.0);
+  NcclBatchNormSync sync(nccl, ctx_->stream());
+  const std::unique_ptr<CudaLayer> synced = make_cuda_layer(kBatchNorm, c.in, "synced", LayerPair::kIndex, *ctx_);
+  dynamic_cast<BatchNormCuda&>(*synced).set_sync(&sync);
+  const GpuStep got = train_step(*synced, p, c, x, dy, ctx);
+  const GpuStep cudnn = train_step(*p.gpu, p, c, x, dy, ctx);
+  nccl.synchronize(ctx_->stream(), "the synchronised BatchNorm");
+
+  std::vector<float> y(in_size), dy_cpu = dy, dx(in_size);
+  p.cpu->forward(x.data(), y.data(), c.n, ctx);
+  p.cpu->backward(x.data(), y.data(), dy_cpu.data(), dx.data(), c.n);
+  const GpuStep cpu{y, p.state, dx, p.grads};
+  for (const auto& [want, name] : {std::pair{&cudnn, "cuDNN path"}, std::pair{&cpu, "CPU layer"}}) {
+    EXPECT_TRUE(close_max(got.y, want->y, c.forward_bound)) << "y vs the " << name;
+    EXPECT_TRUE(close_max(got.state, want->state, c.forward_bound)) << "moving statistics vs the " << name;
+    EXPECT_TRUE(close_max(got.dx, want->dx, c.backward_bound)) << "dx vs the " << name;
+    EXPECT_TRUE(close_max(got.grads, want->grads, c.backward_bound)) << "dgamma, dbeta vs the " << name;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Shapes, CudaSyncBatchNorm,
+    ::testing::Values(LayerCase{"Conv14", kBatchNorm, {14, 14, 32}, 4, true, 1e-4, 1e-3},
+                      LayerCase{"Dense", kBatchNorm, {1, 1, 256}, 16, true, 1e-4, 1e-3},
+                      LayerCase{"TinyBatch", kBatchNorm, {2, 2, 5}, 3, true, 1e-4, 1e-3},
+                      LayerCase{"OneRow", kBatchNorm, {1, 1, 8}, 1, true, 1e-4, 1e-3},
+                      LayerCase{"Conv28Batch500", kBatchNorm, {28, 28, 32}, 500, true, 2e-3, 2e-3}),
     [](const ::testing::TestParamInfo<LayerCase>& info) { return info.param.name; });
 
 // Dropout keeps about 1 - rate of the units, and drops the same ones on both backends.
