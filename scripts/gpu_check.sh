@@ -4,7 +4,7 @@
 #   scripts/gpu_check.sh bundle   (this machine) Release build with CUDA for Hopper (sm_90) into
 #                                 build-gpu/ (or $GPU_BUILD_DIR, used as it is configured), then
 #                                 gpu_bundle/ (git-ignored, < 64 MiB), self-contained:
-#                                   bin/     mnist_ddp, cuda_tests, unit_tests, the benchmarks
+#                                   bin/     mnist_ddp, cuda_tests, unit_tests, mpi_tests, the benchmarks
 #                                   lib.tar.xz  every library they, Open MPI (its programs and
 #                                            plugins) and PMIx need, except glibc's,
 #                                            libstdc++/libgcc_s, the driver and the CUDA libraries
@@ -29,8 +29,9 @@
 # batch 128, no augmentation: the figure to compare with PyTorch, and the estimate that sizes the
 # next run), train_full 100 (EPOCHS, default 10, fewer if the estimate says they do not fit),
 # mpi_cpu 25 (2 CPU ranks, bundled Open MPI), mpi_cuda_share 15 (2 ranks, 1 GPU: usage error,
-# exit 2) or mpi_cuda 40 (2+ GPUs), bench_cuda 40 (min time 0.05 s), torch_eager 25 and
-# torch_compile 65 (bench/torch_seed_cnn.py): 360 s in all at most. SKIP (default
+# exit 2) or mpi_cuda 40 and mpi_sync_bn 30 (2+ GPUs: --sync-bn's step equivalence over NCCL,
+# tests/mpi MpiSyncBn.CudaStep...), bench_cuda 40 (min time 0.05 s), torch_eager 25 and
+# torch_compile 65 (bench/torch_seed_cnn.py): 360 s in all at most on one GPU (415 on 2+). SKIP (default
 # "unit_tests bench_cpu", which CI covers) names steps to leave out; SKIP= adds unit_tests 60
 # and bench_cpu 30. DEVICE (default cuda; `auto` lets the script run on a machine without a GPU:
 # the GPU steps are then skipped with their reason and the CPU runs made small), BUNDLE
@@ -38,12 +39,13 @@
 #
 # Duration on an H100 (estimate; nothing has run on one yet): about 3 minutes, 6 at most.
 #   start: unpacking lib.tar.xz (~50 MB) ~3 s; nvidia-smi ~2 s;
-#   cuda_tests ~20 s: cuDNN/cuBLAS initialisation ~3 s, an algorithm search per layer and batch
-#     size, CPU references at batch 500 (28x28x32 BatchNorm, 1->32 convolution) a few seconds;
+#   cuda_tests ~25 s: cuDNN/cuBLAS initialisation ~3 s, an algorithm search per layer and batch
+#     size, CPU references at batch 500 (28x28x32 BatchNorm, 1->32 convolution) a few seconds,
+#     a one-rank NCCL communicator per --sync-bn case (5) ~1 s each;
 #   train_b128 ~10 s: start-up ~4 s, 422 steps of 128 at an assumed 20-40k images/s ~2 s, evaluation;
 #   train_full ~45 s: 10 epochs of 54,000 images at batch 64 with augmentation (~10-20k images/s:
 #     3-5 s each) plus validation and precise-BN; the estimate caps it at the 100 s timeout;
-#   mpi_cpu ~10 s on 16 cores; mpi_cuda_share ~3 s;
+#   mpi_cpu ~10 s on 16 cores; mpi_cuda_share ~3 s (2+ GPUs: mpi_cuda ~20 s, mpi_sync_bn ~10 s);
 #   bench_cuda ~25 s: ~60 rows at 0.05 s each plus the algorithm searches and two 8192^3 GEMM sizes;
 #   torch_eager ~15 s (import ~5 s, 320 steps); torch_compile ~50 s (Inductor compiles forward and
 #     backward, ~30-40 s on 16 cores); archive and summary ~1 s.
@@ -152,7 +154,7 @@ make_bundle() {
     cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DMNIST_DDP_CUDA=ON \
       -DCMAKE_CUDA_ARCHITECTURES=90
   fi
-  local targets=(mnist_ddp cuda_tests unit_tests)
+  local targets=(mnist_ddp cuda_tests unit_tests mpi_tests)
   local bench
   for bench in bench_cpu bench_cuda bench_allreduce; do
     ninja -C "$build" -t targets all 2>/dev/null | grep -q "^$bench:" && targets+=("$bench")
@@ -366,6 +368,9 @@ run_checks() {
   if [ "${gpus:-0}" -ge 2 ]; then
     step mpi_cuda 40 0 "${mpirun[@]}" -np 2 "$bin/mnist_ddp" --device cuda --data-dir "$data" --epochs 1 \
       --progress epoch --output "$work/mpi_cuda_model.h5" --report "$work/mpi_cuda.json"
+    # --sync-bn over NCCL: one step on 2 GPUs x 12 images equals one step on 1 GPU x 24 (tests/mpi).
+    step mpi_sync_bn 30 0 "${mpirun[@]}" -np 2 "$bin/mpi_tests" --gtest_filter='MpiSyncBn.Cuda*'
+    grep -q 'SKIPPED' "$work/mpi_sync_bn.log" && note "  mpi_sync_bn: SKIPPED (see its log): not a GPU run"
   elif [ "${gpus:-0}" -eq 1 ]; then
     step mpi_cuda_share 15 2 "${mpirun[@]}" -np 2 "$bin/mnist_ddp" --device cuda --data-dir "$data" --epochs 1 \
       --train-limit 2000 --test-limit 500 --output "$work/mpi_model.h5"
