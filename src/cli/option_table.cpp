@@ -210,7 +210,8 @@ void declare_runtime(Section s) {
           "(0: one all-reduce after it)");
   s.switch_on("sync-bn", field(&Config::sync_bn), "/sync_bn",
               "synchronised BatchNorm: batch statistics (and their backward sums) over all ranks, as "
-              "PyTorch's SyncBatchNorm (CPU backend; refused with --device cuda for now)");
+              "PyTorch's SyncBatchNorm, on both backends (CPU: over MPI; GPU: over NCCL, compiled and "
+              "host-tested, not yet run on a GPU)");
   s.value("threads", "N", field(&Config::threads), non_negative<int>, "/threads",
           "CPU threads per process (0: the node's cores shared among its ranks)");
   s.value("comm-timeout", "S", field(&Config::comm_timeout),

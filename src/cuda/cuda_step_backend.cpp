@@ -75,6 +75,7 @@ std::string CudaStepBackend::description() const {
                                       : std::to_string(reducer_->buckets().size()) + " gradient buckets");
   else
     s << "one rank (no NCCL)";
+  if (bn_sync_) s << "; --sync-bn: BatchNorm statistics over NCCL";
   s << "; host reads every " << kSyncInterval << " steps\n" << model_.describe();
   return s.str();
 }

@@ -60,7 +60,7 @@ struct Config {
   // Gradient all-reduce buckets (KiB) started during the backward pass;
   // 0: one blocking all-reduce after backward.
   int bucket_kb = 0;
-  bool sync_bn = false;            // --sync-bn: BatchNorm statistics over all ranks (CPU backend)
+  bool sync_bn = false;            // --sync-bn: BatchNorm statistics over all ranks (both backends)
   int threads = 0;                 // 0: cores of the node / ranks on the node
   std::int64_t train_limit = 0;    // 0: all training images
   std::int64_t test_limit = 0;     // 0: all test images

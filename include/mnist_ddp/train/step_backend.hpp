@@ -41,7 +41,7 @@ struct StepSettings {
   int max_batch = 0;              // the largest batch loaded: max(training, evaluation)
   std::size_t bucket_bytes = 0;   // gradient buckets (--bucket-kb); 0: one reduction after backward
   double comm_timeout = 60;       // seconds a GPU backend waits for its peers (--comm-timeout)
-  bool sync_bn = false;           // BatchNorm statistics over all ranks (--sync-bn; the CPU backend)
+  bool sync_bn = false;           // BatchNorm statistics over all ranks (--sync-bn; both backends)
 };
 
 // Where a micro-batch stands in its update (--accumulate K: K micro-batches,
