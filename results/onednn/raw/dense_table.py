@@ -14,8 +14,8 @@ rows = sorted({r for v in runs.values() for r in v})
 threads = sorted({k[1] for k in runs})
 pairs = sorted({k[2] for k in runs})
 f = lambda xs: ", ".join(f"{x:.0f}" if x >= 100 else f"{x:.1f}" for x in xs)
-print("| row | threads | unit | A wall (OpenBLAS) | B wall (oneDNN) | median B/A wall | A CPU | B CPU | median B/A CPU |")
-print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+print("| row | threads | unit | A wall (OpenBLAS) | B wall (oneDNN) | median B/A wall | min B / min A wall | A CPU | B CPU | median B/A CPU |")
+print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
 for r in rows:
     for t in threads:
         got = [(runs[("A", t, i)][r], runs[("B", t, i)][r]) for i in pairs if r in runs.get(("A", t, i), {}) and r in runs.get(("B", t, i), {})]
@@ -24,5 +24,5 @@ for r in rows:
         unit = got[0][0][2]
         aw, bw = [a[0] for a, _ in got], [b[0] for _, b in got]
         ac, bc = [a[1] for a, _ in got], [b[1] for _, b in got]
-        print(f"| {r} | {t} | {unit} | {f(aw)} | {f(bw)} | {statistics.median(b / a for a, b in zip(aw, bw)):.2f} | "
+        print(f"| {r} | {t} | {unit} | {f(aw)} | {f(bw)} | {statistics.median(b / a for a, b in zip(aw, bw)):.2f} | {min(bw) / min(aw):.2f} | "
               f"{f(ac)} | {f(bc)} | {statistics.median(b / a for a, b in zip(ac, bc)):.2f} |")
