@@ -42,11 +42,10 @@ void pool_row_backward(const float* g, const std::uint8_t* win, int ow, int pool
 
 }  // namespace
 
-MaxPoolCpu::MaxPoolCpu(const LayerLayout& layout) : Layer(layout), pool_(layout.spec.kernel) {
-  MNIST_ASSERT(pool_ >= 1 && pool_ * pool_ <= 256, "MaxPooling2D window " << pool_ << " does not fit a byte index");
+void MaxPoolCpu::reserve(int max_batch) {
+  MNIST_ASSERT(pool() >= 1 && pool() * pool() <= 256, "MaxPooling2D window " << pool() << " does not fit a byte index");
+  winner_.resize(static_cast<std::size_t>(max_batch) * output_shape().size());
 }
-
-void MaxPoolCpu::reserve(int max_batch) { winner_.resize(static_cast<std::size_t>(max_batch) * output_shape().size()); }
 
 void MaxPoolCpu::forward(const float* x, float* y, int n, const ForwardContext&) {
   const Shape3 in = input_shape(), out = output_shape();
@@ -56,8 +55,8 @@ void MaxPoolCpu::forward(const float* x, float* y, int n, const ForwardContext&)
 #pragma omp parallel for schedule(static)
   for (std::ptrdiff_t r = 0; r < rows; ++r) {
     const std::ptrdiff_t b = r / out.h, oy = r % out.h;
-    const float* src = x + static_cast<std::size_t>(b) * in.size() + static_cast<std::size_t>(oy) * pool_ * in_row;
-    pool_row_forward(src, in_row, out.w, pool_, in.c, y + r * out_row, winner_.data() + r * out_row);
+    const float* src = x + static_cast<std::size_t>(b) * in.size() + static_cast<std::size_t>(oy) * pool() * in_row;
+    pool_row_forward(src, in_row, out.w, pool(), in.c, y + r * out_row, winner_.data() + r * out_row);
   }
 }
 
@@ -65,20 +64,20 @@ void MaxPoolCpu::backward(const float*, const float*, float* dy, float* dx, int 
   if (dx == nullptr || n <= 0) return;
   const Shape3 in = input_shape(), out = output_shape();
   const std::size_t in_row = static_cast<std::size_t>(in.w) * in.c, out_row = static_cast<std::size_t>(out.w) * out.c;
-  const std::size_t covered = static_cast<std::size_t>(out.w) * pool_ * in.c;  // of each input row
+  const std::size_t covered = static_cast<std::size_t>(out.w) * pool() * in.c;  // of each input row
   const std::ptrdiff_t rows = static_cast<std::ptrdiff_t>(n) * in.h;
 #pragma omp parallel for schedule(static)
   for (std::ptrdiff_t r = 0; r < rows; ++r) {  // input rows; the first of a window's rows writes all of them
     const std::ptrdiff_t b = r / in.h, iy = r % in.h;
     float* d = dx + static_cast<std::size_t>(b) * in.size() + static_cast<std::size_t>(iy) * in_row;
-    if (iy >= static_cast<std::ptrdiff_t>(out.h) * pool_) {  // below the last whole window
+    if (iy >= static_cast<std::ptrdiff_t>(out.h) * pool()) {  // below the last whole window
       std::memset(d, 0, sizeof(float) * in_row);
       continue;
     }
     std::memset(d + covered, 0, sizeof(float) * (in_row - covered));  // right of the last window
-    if (iy % pool_ != 0) continue;  // written with the window's first row
-    const std::size_t o = (static_cast<std::size_t>(b) * out.h + iy / pool_) * out_row;
-    pool_row_backward(dy + o, winner_.data() + o, out.w, pool_, in.c, in_row, d);
+    if (iy % pool() != 0) continue;  // written with the window's first row
+    const std::size_t o = (static_cast<std::size_t>(b) * out.h + iy / pool()) * out_row;
+    pool_row_backward(dy + o, winner_.data() + o, out.w, pool(), in.c, in_row, d);
   }
 }
 

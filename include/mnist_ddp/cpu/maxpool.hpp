@@ -20,13 +20,13 @@ namespace mnist_ddp {
 
 class MaxPoolCpu final : public Layer {
  public:
-  explicit MaxPoolCpu(const LayerLayout& layout);
+  using Layer::Layer;
   void reserve(int max_batch) override;
   void forward(const float* x, float* y, int n, const ForwardContext& ctx) override;
   void backward(const float* x, const float* y, float* dy, float* dx, int n) override;
 
  private:
-  int pool_;
+  int pool() const { return layout().spec.kernel; }       // window side = stride
   std::vector<std::uint8_t> winner_;  // per output element: the window index of its maximum
 };
 
