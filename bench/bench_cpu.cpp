@@ -1,7 +1,8 @@
 // bench_cpu.cpp — CPU throughput of the seed CNN, next to the machine's sgemm rate.
 //
-//   BM_Sgemm/1024        : a 1024³ single-precision GEMM split over the backend's
-//                          threads, exactly as the layers call OpenBLAS — the ceiling.
+//   BM_Sgemm/1024        : a 1024³ single-precision GEMM, oneDNN's dnnl_sgemm on the
+//                          backend's threads (the GEMM the dense layers' inner product
+//                          runs, x64:gemm:jit) — the ceiling.
 //   BM_Augment/B         : the training-batch augmentation (random affine, bilinear) of
 //                          B images over the backend's threads, as the trainer runs it: images/s.
 //   BM_TrainStep/B       : one training step at batch B (augmentation, forward, loss,
@@ -12,9 +13,9 @@
 // bench/layer_flops.hpp) and GB/s (the minimum memory traffic); GEMM-bound rows also
 // `%_of_sgemm`, their rate over the sgemm ceiling, which is measured once per process
 // (best of several 1024³ products on the same threads) and printed as `sgemm_GFLOP/s`.
-// Threads: MNIST_DDP_THREADS (default: all cores). The BLAS and the kernel that ran
-// (OPENBLAS_CORETYPE decides it) are in the context ("blas"); oneDNN's version and
-// ISA ("onednn") and each primitive's implementation ("onednn_primitives") too.
+// Threads: MNIST_DDP_THREADS (default: all cores). The context names the ceiling's GEMM
+// ("sgemm"), oneDNN's version and ISA ("onednn") and each primitive's implementation
+// ("onednn_primitives").
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
@@ -28,8 +29,10 @@
 
 #include "counters.hpp"
 #include "layer_flops.hpp"
-#include "mnist_ddp/cpu/blas.hpp"
+#include <dnnl.hpp>
+
 #include "mnist_ddp/cpu/dnnl_info.hpp"
+#include "mnist_ddp/cpu/threads.hpp"
 #include "mnist_ddp/data/augment.hpp"
 #include "mnist_ddp/nn/loss.hpp"
 #include "mnist_ddp/nn/model.hpp"
@@ -59,6 +62,15 @@ std::vector<std::uint8_t> random_images(int n, unsigned seed) {
 
 double seconds(Clock::time_point since) { return std::chrono::duration<double>(Clock::now() - since).count(); }
 
+// C(n×n) = A · B, row-major, oneDNN's sgemm on the OpenMP threads.
+void square_sgemm(int n, const float* a, const float* b, float* c) {
+  const dnnl::status s = dnnl::sgemm('N', 'N', n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
+  if (s != dnnl::status::success) {
+    std::fprintf(stderr, "bench_cpu: dnnl_sgemm %d³ failed (status %d)\n", n, static_cast<int>(s));
+    std::exit(1);
+  }
+}
+
 // The sgemm ceiling on the backend's threads, GFLOP/s: the best of 5 timed
 // batches of 1024³ products after a warm-up, measured the first time a row asks.
 double sgemm_ceiling_gflops() {
@@ -66,7 +78,7 @@ double sgemm_ceiling_gflops() {
     const int n = kCeilingN;
     const auto a = random_vector(static_cast<std::size_t>(n) * n, 1), b = random_vector(static_cast<std::size_t>(n) * n, 2);
     std::vector<float> c(static_cast<std::size_t>(n) * n);
-    auto product = [&] { parallel_sgemm(Trans::kNo, Trans::kNo, n, n, n, 1.0f, a.data(), n, b.data(), n, 0.0f, c.data(), n); };
+    auto product = [&] { square_sgemm(n, a.data(), b.data(), c.data()); };
     product();
     double best = 0;
     for (int rep = 0; rep < 5; ++rep) {
@@ -95,7 +107,7 @@ void BM_Sgemm(benchmark::State& state) {
   std::vector<float> c(static_cast<std::size_t>(n) * n);
   const auto loop_start = Clock::now();
   for (auto _ : state) {
-    parallel_sgemm(Trans::kNo, Trans::kNo, n, n, n, 1.0f, a.data(), n, b.data(), n, 0.0f, c.data(), n);
+    square_sgemm(n, a.data(), b.data(), c.data());
     benchmark::DoNotOptimize(c.data());
   }
   set_rate_counters(state, 2.0 * n * n * static_cast<double>(n), 0.0, false, seconds(loop_start));
@@ -244,17 +256,15 @@ void add_primitives_context() {
   benchmark::AddCustomContext("onednn_primitives", dnnl_primitives_description());
 }
 
-// Before Google Benchmark starts: threads, and the BLAS kernel in the context
-// that heads the output (and the JSON file).
+// Before Google Benchmark starts: threads, and what runs (the ceiling's GEMM,
+// oneDNN) in the context that heads the output (and the JSON file).
 void init_bench_context() {
   const char* env = std::getenv("MNIST_DDP_THREADS");
   set_cpu_threads(env ? std::atoi(env) : 0);
-  benchmark::AddCustomContext("blas", blas_description());
+  benchmark::AddCustomContext("sgemm", "oneDNN dnnl_sgemm (row-major, OpenMP threads)");
   benchmark::AddCustomContext("onednn", dnnl_description());
   benchmark::AddCustomContext("threads", std::to_string(cpu_threads()));
   benchmark::AddCustomContext("layer_batch", std::to_string(kLayerBatch));
-  const char* coretype = std::getenv("OPENBLAS_CORETYPE");
-  benchmark::AddCustomContext("OPENBLAS_CORETYPE", coretype ? coretype : "(unset: OpenBLAS chose)");
 }
 
 }  // namespace mnist_ddp

@@ -2,7 +2,7 @@
 # bench.sh — build (Release) and run every benchmark; JSON, logs and a summary
 # into results/bench/.
 #
-#   scripts/bench.sh           # CPU: layers, augmentation, training step, sgemm ceiling;
+#   scripts/bench.sh           # CPU: layers, augmentation, training step, sgemm ceiling (oneDNN);
 #                              # MPI all-reduce (host memory) on 2 and 4 ranks
 #   scripts/bench.sh --gpu     # and bench_cuda (cuBLAS ceiling, NCCL all-reduce on device
 #                              # memory) on 1 GPU and on all GPUs of the node, when there are any
@@ -21,17 +21,16 @@
 #   --gpu              also the CUDA benchmarks (skipped, saying why, without a GPU)
 #   --no-build         use the binaries already in the build directory
 #
-# The BLAS kernel: bench_cpu runs with the environment as it is (OPENBLAS_CORETYPE
-# decides OpenBLAS's kernel; the JSON context records it under "blas" and
-# "OPENBLAS_CORETYPE"). When OPENBLAS_CORETYPE is set, the sgemm and training-step
-# rows are run a second time without it (OpenBLAS's own choice for this CPU) into
-# bench_cpu_native.*, so both kernels are on record.
+# What ran: the JSON context of bench_cpu names oneDNN's version and ISA ("onednn"), each
+# primitive's implementation ("onednn_primitives") and the ceiling's GEMM ("sgemm": oneDNN's
+# dnnl_sgemm). OPENBLAS_CORETYPE no longer matters: nothing in the training step or the ceiling
+# runs OpenBLAS since the dense layers moved onto oneDNN's inner product (earlier runs, with
+# their bench_cpu_native.* for OpenBLAS's own kernel choice, are in results/).
 #
 # Writes into DIR:
 #   machine.txt                       date, host, CPU model and cores, memory, compiler,
-#                                     MPI, BLAS kernel, git commit, this command
+#                                     MPI, git commit, this command
 #   bench_cpu.json, .txt              bench_cpu (--benchmark_out JSON; console log)
-#   bench_cpu_native.json, .txt       Sgemm|TrainStep with OPENBLAS_CORETYPE unset (when it was set)
 #   bench_allreduce_npN.json, .txt    the MPI all-reduce on N ranks
 #   bench_cuda_npN.json, .txt         (--gpu) the GPU ceilings and NCCL on N GPUs
 #   summary.md                        the tables, read from the JSON files above
@@ -107,7 +106,6 @@ cpu_model=$(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -n 1)
   echo "cores: $cores (nproc); sockets: $(lscpu 2>/dev/null | sed -n 's/^Socket(s): *//p')"
   echo "memory: $(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)"
   echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
-  echo "OPENBLAS_CORETYPE: ${OPENBLAS_CORETYPE:-(unset: OpenBLAS chooses)}"
   echo "compiler: $(sed -n 's/^CMAKE_CXX_COMPILER:[A-Z]*=//p' "$build_dir/CMakeCache.txt") $(c++ -dumpfullversion 2>/dev/null || true)"
   echo "mpi: $(mpirun --version 2>/dev/null | head -n 1 || echo unknown)"
   echo "gpus: $(nvidia-smi -L 2>/dev/null | wc -l)"
@@ -135,9 +133,6 @@ run() {
 # ---- CPU ---------------------------------------------------------------------------
 rm -f "$out"/bench_cpu*.json "$out"/bench_allreduce_np*.json "$out"/bench_cuda_np*.json
 run bench_cpu "$bench_dir/bench_cpu" ${filter:+--benchmark_filter="$filter"}
-if [ -n "${OPENBLAS_CORETYPE:-}" ]; then
-  run bench_cpu_native env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$bench_dir/bench_cpu" --benchmark_filter='Sgemm|TrainStep'
-fi
 for n in $ranks_list; do
   run "bench_allreduce_np$n" "${launcher[@]}" "$n" "$bench_dir/bench_allreduce"
 done

@@ -49,13 +49,15 @@ lines += ["Machine and command (`machine.txt`):", ""] + [f"    {l}" for l in mac
 cpu = load("bench_cpu.json")
 if cpu:
     ctx = cpu["context"]
-    lines += [f"## CPU (`bench_cpu.json`): {ctx.get('threads')} threads, {ctx.get('blas')}", ""]
+    lines += [f"## CPU (`bench_cpu.json`): {ctx.get('threads')} threads, {ctx.get('onednn')}, "
+              f"ceiling {ctx.get('sgemm', ctx.get('blas'))}", ""]
     lines += ["| kernel | sgemm 1024³ GFLOP/s | training step | images/s | GFLOP/s | % of sgemm |", "| --- | --- | --- | --- | --- | --- |"]
-    for name in ("bench_cpu.json", "bench_cpu_native.json"):
+    for name in ("bench_cpu.json", "bench_cpu_native.json"):  # _native: older runs' OpenBLAS default kernel
         doc = load(name)
         if not doc:
             continue
-        kernel = re.search(r"kernel (\w+)", doc["context"].get("blas", "")) 
+        # The kernel: oneDNN's ISA; in older runs (the dense layers on OpenBLAS) OpenBLAS's kernel.
+        kernel = re.search(r"kernel (\w+)", doc["context"].get("blas", "")) or re.search(r"ISA (\w+)", doc["context"].get("onednn", ""))
         kernel = kernel.group(1) if kernel else "?"
         sg = rows(doc, r"^BM_Sgemm/")
         for b in rows(doc, r"^BM_TrainStep/"):

@@ -10,7 +10,7 @@
 #                                            libstdc++/libgcc_s, the driver and the CUDA libraries
 #                                            (cuDNN, cuBLAS, NCCL come from the GPU machine's
 #                                            PyTorch wheels; cudart is linked statically);
-#                                            compressed: OpenBLAS alone is 36 MB (unpacked by `run`)
+#                                            compressed: oneDNN alone is 40 MB (unpacked by `run`)
 #                                   prefix/  Open MPI relocated (OPAL_PREFIX): plugins (less the
 #                                            interconnect ones: UCX, OFI, PSM, verbs), help files,
 #                                            configuration, orterun/orted/mpirun; pmix2/: PMIx's

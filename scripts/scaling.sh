@@ -141,7 +141,9 @@ mkdir -p "$(dirname "$out")"
 [ -z "$keep_reports" ] || mkdir -p "$keep_reports"
 {
   echo "# scaling.sh $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(hostname): $(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -n 1), $cores cores"
-  echo "# OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-(unset)}; git $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+  # (OPENBLAS_CORETYPE is not recorded any more: no OpenBLAS in the training step since the dense
+  # layers run on oneDNN; each kept report names oneDNN's ISA and primitives.)
+  echo "# git $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)"
   echo "# mode=$mode ranks=\"$ranks_list\" batch=${batch:-default} steps=$steps threads=${threads:-default} device=$device"
 } >"$log"
 echo "mode,ranks,devices,threads_per_rank,batch_per_rank,global_batch,steps,images_per_second,speedup,efficiency,compute_s,communication_s,data_s,step_ms,nodes" >"$out"

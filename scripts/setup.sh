@@ -31,8 +31,7 @@ packages=(
   libhdf5-dev
   libboost-program-options-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  libopenblas-dev
-  libdnnl-dev  # oneDNN: the CPU convolutions and pooling
+  libdnnl-dev  # oneDNN: the CPU convolutions, BatchNorm, dense layers (inner product)
   nlohmann-json3-dev
   librandom123-dev
   zlib1g-dev libpng-dev

@@ -17,7 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "mnist_ddp/core/check.hpp"
-#include "mnist_ddp/cpu/blas.hpp"
+#include "mnist_ddp/cpu/threads.hpp"
 #include "mnist_ddp/dist/agreed_input.hpp"
 #include "mnist_ddp/data/dataset.hpp"
 #include "mnist_ddp/data/idx.hpp"

@@ -17,7 +17,6 @@
 #include <vector>
 
 #include "mnist_ddp/core/check.hpp"
-#include "mnist_ddp/cpu/blas.hpp"
 #include "mnist_ddp/data/dataset.hpp"
 #include "mnist_ddp/io/digit_image.hpp"
 #include "mnist_ddp/io/model_file.hpp"

@@ -35,7 +35,6 @@
 #include "mnist_ddp/cli/config.hpp"
 #include "mnist_ddp/core/check.hpp"
 #include "mnist_ddp/core/signals.hpp"
-#include "mnist_ddp/cpu/blas.hpp"
 #include "mnist_ddp/cpu/dnnl_info.hpp"
 #include "mnist_ddp/data/dataset.hpp"
 #include "mnist_ddp/data/idx.hpp"
@@ -137,7 +136,7 @@ void print_job(std::ostream& log, const Config& config, const Communicator& comm
                const TrainingData& d) {
   log << "mnist_ddp: " << comm.size() << (comm.size() == 1 ? " rank" : " ranks") << ", device "
       << to_string(job.device.backend) << ", " << job.threads << " thread" << (job.threads == 1 ? "" : "s")
-      << " per rank, " << blas_description() << ", " << dnnl_description() << '\n';
+      << " per rank, " << dnnl_description() << '\n';
   if (!job.device.note.empty()) log << "Device auto: training on the CPU: " << job.device.note << '\n';
   describe_data(log, d.all, d.split, d.test);
   const int batches = comm.size() * config.accumulate;
@@ -224,7 +223,6 @@ nlohmann::json train_report(const Config& config, const Communicator& comm, cons
       {"device", to_string(job.device.backend)},
       {"device_description", job.device.backend == Backend::kCuda ? job.gpu_description : std::string("cpu")},
       {"threads_per_rank", job.threads},
-      {"blas", blas_description()},
       {"onednn", dnnl_description()},
       {"onednn_primitives", dnnl_primitives_description()},
       {"config", config_to_json(config)},

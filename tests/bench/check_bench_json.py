@@ -8,7 +8,10 @@ the all-reduce rows' sizes and bandwidths. Prints PASS, or fails on an assertion
 import json, sys
 cpu = json.load(open(sys.argv[1]))
 ctx = cpu["context"]
-assert "kernel" in ctx["blas"] and ctx["threads"] == "1" and ctx["layer_batch"] == "128", ctx
+assert "ISA" in ctx["onednn"] and "dnnl_sgemm" in ctx["sgemm"] and "blas" not in ctx, ctx
+assert ctx["threads"] == "1" and ctx["layer_batch"] == "128", ctx
+# The dense layers run oneDNN's inner product: their primitives are on record.
+assert "dense forward: " in ctx["onednn_primitives"] and "dense_1 backward-data: " in ctx["onednn_primitives"], ctx
 rows = {b["name"].split("/manual_time")[0].split("/real_time")[0]: b for b in cpu["benchmarks"]}
 aug = rows["BM_Augment/64"]
 assert aug["images/s"] > 0 and aug["items_per_second"] > 0, aug

@@ -17,7 +17,7 @@
 #include <exception>
 #include <string>
 
-#include "mnist_ddp/cpu/blas.hpp"
+#include "mnist_ddp/cpu/threads.hpp"
 #include "mnist_ddp/dist/mpi_communicator.hpp"
 
 namespace {

@@ -283,11 +283,11 @@ TEST(MpiDecision, RankZeroDecidesForAll) {
 // 4. Sharded evaluation reduces to exactly the single-process result.
 //
 // "Exactly" needs care: the CPU forward pass is NOT batch-invariant at the
-// last bit. OpenBLAS's sgemm (used by Dense, with the batch as a matrix
-// dimension; oneDNN's convolutions block the batch likewise) rounds a row differently depending on the
-// matrix size and the row's position in it — measured: logits move by ~3e-8
+// last bit. oneDNN's inner product (Dense, with the batch as a GEMM matrix
+// dimension) and its convolutions block the batch, and round a row differently depending on the
+// matrix size and the row's position in it — measured (with OpenBLAS's sgemm for Dense): logits move by ~3e-8
 // absolute (1 ulp-ish) between a batch of 96 and batches of 1, 7 or 40. So:
-//  - eval batch 1: every image goes through the identical sgemm calls in both
+//  - eval batch 1: every image goes through the identical primitive calls in both
 //    runs, the per-image losses are bitwise equal and only the order of the
 //    double-precision sum differs → confusion matrix identical, loss within
 //    1e-12 relative;

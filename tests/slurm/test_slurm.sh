@@ -57,7 +57,7 @@ skip() { echo "SKIP: $*"; exit 77; }
 if [ "$(id -u)" -ne 0 ]; then
   if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
     echo "not root: running again under sudo"
-    exec sudo -n --preserve-env=OPENBLAS_CORETYPE,PATH "$0" "$bin" "$data" "$root"
+    exec sudo -n --preserve-env=PATH "$0" "$bin" "$data" "$root"
   fi
   skip "slurmd must run as root (to start jobs as their user): run as root or with passwordless sudo"
 fi

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "mnist_ddp/cpu/blas.hpp"
+#include "mnist_ddp/cpu/threads.hpp"
 #include "mnist_ddp/nn/loss.hpp"
 #include "mnist_ddp/nn/model.hpp"
 

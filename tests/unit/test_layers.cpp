@@ -5,8 +5,8 @@
 // check of gradient_check.hpp for the input and for every parameter. Shapes are
 // small and odd on purpose (5x6 images, 7x7 pools, 9-element dropout rows) so that
 // edge handling — padding, dropped pool rows, the tail of a 4-wide random draw — is
-// exercised; one larger case per layer on oneDNN or a split sgemm runs the
-// blocked and multi-threaded paths (oneDNN's kernels, the dense rows split). The layers are built through make_cpu_layer, the
+// exercised; one larger case per oneDNN layer runs the blocked and multi-threaded
+// paths (oneDNN's kernels on 1 and 2 threads). The layers are built through make_cpu_layer, the
 // same path the Model uses. OpenMP thread counts are set explicitly where the
 // result could depend on them.
 #include <gtest/gtest.h>
@@ -20,7 +20,7 @@
 #include <set>
 #include <vector>
 
-#include "mnist_ddp/cpu/blas.hpp"
+#include "mnist_ddp/cpu/threads.hpp"
 #include "mnist_ddp/nn/layer.hpp"
 #include "mnist_ddp/nn/spec.hpp"
 #include "unit/gradient_check.hpp"
@@ -39,7 +39,7 @@ struct Bound {
   std::vector<float> params, grads, state;
   Bound(const LayerSpec& spec, Shape3 in, int max_batch, std::uint32_t index = 0)
       : layer(make_cpu_layer(spec, in, "layer", index)) {
-    set_cpu_threads(0);  // as the app does: OpenBLAS single-threaded inside the OpenMP pieces
+    set_cpu_threads(0);  // as the app does (0: OpenMP's default)
     params.assign(layer->param_count(), 0.0f);
     grads.assign(layer->param_count(), 0.0f);
     state.assign(layer->state_count(), 0.0f);
@@ -218,8 +218,9 @@ TEST(LayerDense, ForwardAndGradients) {
   check_dense(Shape3{1, 1, 7}, 1, 2, Activation::kLinear);
 }
 
-// 64 inputs and 40 samples: both row-split sgemms (dW rows, dX rows) really split.
-TEST(LayerDense, RowSplitAcrossThreads) {
+// 64 inputs and 40 samples on 1 and 2 threads: oneDNN's inner product (x64:gemm:jit)
+// splits its GEMMs over the threads.
+TEST(LayerDense, AcrossThreads) {
   GradCheckOptions opt;
   opt.max_input_probes = 60;
   opt.max_param_probes = 60;
@@ -227,6 +228,33 @@ TEST(LayerDense, RowSplitAcrossThreads) {
     with_threads(t, [&] {
       check_dense(Shape3{4, 4, 4}, 7, 40, Activation::kRelu, opt);
       check_dense(Shape3{4, 4, 4}, 7, 40, Activation::kLinear, opt);
+    });
+}
+
+// The same thread count repeats a step bit for bit (forward, dW, db, dx), also on a
+// second layer built alike, which makes its own primitives; 256 -> 10 at batch 96
+// are the seed CNN's last layer and evaluation batch.
+TEST(LayerDense, SameThreadsRepeatBitwise) {
+  const Shape3 in{1, 1, 256};
+  const int n = 96;
+  const std::vector<float> x = random_vector(in.size() * n, -1.0f, 1.0f, 61);
+  const std::vector<float> r = random_vector(static_cast<std::size_t>(10) * n, -1.0f, 1.0f, 62);
+  auto step = [&](Bound& b) {
+    std::vector<float> y(r.size()), dy = r, dx(x.size());
+    b.layer->forward(x.data(), y.data(), n, kTrain);
+    b.layer->backward(x.data(), y.data(), dy.data(), dx.data(), n);
+    y.insert(y.end(), dx.begin(), dx.end());
+    y.insert(y.end(), b.grads.begin(), b.grads.end());
+    return y;
+  };
+  for (int t : {1, 2})
+    with_threads(t, [&] {
+      Bound a(dense_spec(10, Activation::kRelu), in, n), b(dense_spec(10, Activation::kRelu), in, n);
+      a.layer->initialize(9, 0);
+      b.layer->initialize(9, 0);
+      const std::vector<float> first = step(a);
+      EXPECT_EQ(step(a), first) << t << " threads, the same layer";
+      EXPECT_EQ(step(b), first) << t << " threads, another layer";
     });
 }
 

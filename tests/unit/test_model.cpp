@@ -20,7 +20,7 @@
 #include <string>
 #include <vector>
 
-#include "mnist_ddp/cpu/blas.hpp"
+#include "mnist_ddp/cpu/threads.hpp"
 #include "mnist_ddp/nn/loss.hpp"
 #include "mnist_ddp/nn/model.hpp"
 #include "mnist_ddp/nn/optimizer.hpp"
@@ -305,10 +305,11 @@ TEST(ModelGradients, SeedCnnTwoImagesTrainingMode) {
   opt.step = 1e-3;
   opt.noise = 1e-6;  // count even small kinks: ~300 000 ReLU units sit upstream of the logits
   opt.floor = 0.01;  // gradients here are 1e-2 .. 1; dense's are ~0 (a BatchNorm follows it)
-  // 5 %, not the default 2 %: the numeric side differs by up to ~3 % between OpenBLAS's
-  // kernels (Haswell, SkylakeX, Prescott pick different summation orders, and a float loss of
-  // ~2.3 differenced over 2h = 2e-3 carries ~2e-4 of rounding; near-ties in max-pool windows
-  // add more). A gradient in the wrong place or a missing term is off by O(1), far above 5 %.
+  // 5 %, not the default 2 %: the numeric side differs by up to ~3 % between GEMM kernels
+  // (measured with OpenBLAS's Haswell, SkylakeX and Prescott; oneDNN's ISAs likewise pick
+  // different summation orders, and a float loss of ~2.3 differenced over 2h = 2e-3 carries
+  // ~2e-4 of rounding; near-ties in max-pool windows add more). A gradient in the wrong place
+  // or a missing term is off by O(1), far above 5 %.
   opt.threshold = 5e-2;
   opt.verbose = std::getenv("GRADCHECK_VERBOSE") != nullptr;
   with_threads(1, [&] { EXPECT_TRUE(check_model_gradients(model, x, n, first, 4, -1, opt)); });

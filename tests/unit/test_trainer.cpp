@@ -14,7 +14,7 @@
 
 #include "mnist_ddp/cli/trainer_settings.hpp"
 #include "mnist_ddp/core/signals.hpp"
-#include "mnist_ddp/cpu/blas.hpp"
+#include "mnist_ddp/cpu/threads.hpp"
 #include "mnist_ddp/data/dataset.hpp"
 #include "mnist_ddp/data/idx.hpp"
 #include "mnist_ddp/dist/communicator.hpp"
