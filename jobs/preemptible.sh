@@ -35,16 +35,24 @@
 # other nodes fail on the broken connection, or their watchdog after
 # --comm-timeout), the script waits up to NODE_LOSS_WAIT seconds (default
 # SlurmdTimeout + 30) for Slurm to mark that node DOWN or not responding, says
-# which node was lost, and requeues the job: its next start runs on nodes that
-# remain (as many as it asked for: Slurm does not shrink a requeued job) and
-# continues from the last checkpoint (--resume auto). Slurm itself requeues a
-# --requeue job whose node it marks DOWN while the batch script runs (state
-# NODE_FAIL); either way the job keeps its id, run directory and log.
+# which node was lost, and requeues the job, whose next start continues from
+# the last checkpoint (--resume auto); the job keeps its id, run directory and
+# log. Slurm does not shrink a requeued job by itself: its first start fixes
+# its task count (NumTasks), also for sbatch --nodes=MIN-MAX, so it waits for
+# as many nodes as it had. With MIN_NODES=M (M > 0; with --nodes=M-MAX), and at
+# least M nodes left, the script asks the requeued job for the tasks of the
+# nodes that remain (scontrol update NumTasks=...) and it starts again on them,
+# with fewer ranks (tests/cluster: 6 ranks on 3 nodes, 4 on the 2 left).
+# Without --no-kill, slurmctld itself requeues a --requeue job whose node it
+# marks DOWN (state NODE_FAIL), at the same size, and may do so before the
+# script acts; with --no-kill (jobs/cpu_node.sbatch) it drops the node from
+# the running job instead and the script decides.
 #
 # Variables read: MPI_LAUNCHER (srun | mpirun, default srun), SRUN_MPI (default
 # pmix), SRUN_EXTRA / MPIRUN_EXTRA (more launcher options, split on blanks),
 # MNIST_FORWARD (ranks | group, default ranks), MAX_REQUEUES (default 20),
-# NODE_LOSS_WAIT (seconds, see above), and Slurm's SLURM_* job variables.
+# NODE_LOSS_WAIT (seconds, see above), MIN_NODES (default 0: a requeue after a
+# lost node keeps the job's size), and Slurm's SLURM_* job variables.
 
 # Launcher for one rank per task of the allocation.
 #   srun:   srun --mpi=pmix. Debian's Open MPI 4.1 is built against the same
@@ -94,23 +102,46 @@ mnist_forward_signal() {
 }
 
 # Requeues this job after a stop by SIGUSR1 (not after SIGTERM, not beyond
-# MAX_REQUEUES); returns 0 when it did.
+# MAX_REQUEUES); returns 0 when it did. mnist_requeue TASKS: the requeued job
+# asks for TASKS tasks (fewer nodes after a lost one).
 mnist_requeue() {
-  local restarts=${SLURM_RESTART_COUNT:-0}
+  local restarts=${SLURM_RESTART_COUNT:-0} tasks=${1:-}
   if [ "$MNIST_STOP_SIGNAL" = TERM ]; then
     echo "batch script: stopped by SIGTERM (cancelled or preempted): not requeueing"
   elif [ "$restarts" -ge "${MAX_REQUEUES:-20}" ]; then
     echo "batch script: already restarted $restarts times (MAX_REQUEUES=${MAX_REQUEUES:-20}): not requeueing" >&2
   else
-    # Said first: once slurmctld has requeued the job it ends this batch step at once.
-    echo "batch script: requeueing job $SLURM_JOB_ID (restart $((restarts + 1)))"
+    # Said first: once slurmctld has requeued the job it ends this batch step
+    # (SIGTERM, SIGKILL KillWait later); the resize needs the job pending, so
+    # after the requeue, with SIGTERM ignored.
+    echo "batch script: requeueing job $SLURM_JOB_ID (restart $((restarts + 1)))${tasks:+ with $tasks tasks}"
+    [ -z "$tasks" ] || trap '' TERM
     if scontrol requeue "$SLURM_JOB_ID"; then
+      [ -z "$tasks" ] || scontrol update JobId="$SLURM_JOB_ID" NumTasks="$tasks" ||
+        echo "batch script: scontrol update JobId=$SLURM_JOB_ID NumTasks=$tasks failed: it waits for its former size" >&2
       sleep 60 || true
       return 0
     fi
+    trap - TERM
     echo "batch script: scontrol requeue $SLURM_JOB_ID failed; submit again to continue" >&2
   fi
   return 1
+}
+
+# The tasks this allocation has on its nodes but the LOST ones (a comma list),
+# from SLURM_TASKS_PER_NODE ("2(x3),1": 2 on each of the first 3 nodes, 1 on the next).
+mnist_tasks_left() {
+  local lost=$1 counts=() c n node i=0 total=0
+  for c in ${SLURM_TASKS_PER_NODE//,/ }; do
+    n=1
+    if [[ $c =~ ^([0-9]+)\(x([0-9]+)\)$ ]]; then c=${BASH_REMATCH[1]} n=${BASH_REMATCH[2]}; fi
+    for _ in $(seq "$n"); do counts+=("$c"); done
+  done
+  for node in $(scontrol show hostnames "$SLURM_JOB_NODELIST"); do
+    [[ ",$lost," == *",$node,"* ]] || total=$((total + ${counts[i]:-0}))
+    i=$((i + 1))
+  done
+  echo "$total"
 }
 
 # The job's nodes that Slurm reports down, failing or not responding (a list, or empty).
@@ -133,9 +164,14 @@ mnist_requeue_after_node_loss() {
     [ $((SECONDS - start)) -lt "$wait_s" ] || return 1
     sleep 5
   done
+  local left tasks=""
+  left=$(( ${SLURM_JOB_NUM_NODES:-1} - $(tr ',' '\n' <<<"$lost" | wc -l) ))
+  if [ "${MIN_NODES:-0}" -gt 0 ] && [ "$left" -ge "${MIN_NODES:-0}" ]; then
+    tasks=$(mnist_tasks_left "$lost")
+  fi
   echo "batch script: lost node(s) $lost of this job (Slurm: down or not responding) after $((SECONDS - start)) s:" \
-       "requeueing to continue on the nodes that remain"
-  mnist_requeue
+       "requeueing to continue on the nodes that remain${tasks:+ ($left nodes, $tasks tasks: MIN_NODES=$MIN_NODES)}"
+  mnist_requeue "$tasks"
 }
 
 mnist_run_preemptible() {
