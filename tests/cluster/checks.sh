@@ -21,10 +21,10 @@
 #      the job is aborted.
 #   4. a node lost mid-training (all its processes killed; its link down): a
 #      job submitted with --nodes=2-3 (MIN_NODES=2) starts on all three nodes
-#      (6 ranks), the step fails within a bounded time, the job is requeued,
-#      runs again on the nodes that remain (node1, node3: 4 ranks), resumes
-#      from the 6-rank checkpoint, uses every sample of each epoch once, and
-#      completes.
+#      (6 ranks), the step fails within a bounded time, the ranks start again
+#      on the nodes that remain (node1, node3: 4 ranks; the same job, shrunk
+#      by Slurm), resume from the 6-rank checkpoint, use every sample of each
+#      epoch once, and complete.
 #   5. the scaling sweep (jobs/scaling_sweep.sbatch) in a 2-node allocation:
 #      its CSV has the node count of each run (2 ranks: 1 node; 4 ranks: 2).
 set -uo pipefail
@@ -275,10 +275,10 @@ if want 4; then
 # checkpoint, node2 goes: (a) every process on it killed at once (slurmd,
 # slurmstepd, the ranks); (b) its link down (all alive, unreachable; the ranks'
 # watchdog, --comm-timeout 15, ends the step). The step must fail within a
-# bounded time; the batch script (--no-kill: slurmctld drops node2 from the
-# job instead of requeueing it) names the lost node and requeues the job with
-# the 4 tasks of the nodes that remain (MIN_NODES=2); it starts again on
-# node1 and node3 (4 ranks), resumes from the 6-rank checkpoint and completes;
+# bounded time; slurmctld drops node2 from the job (--no-kill) and the batch
+# script names the lost node and starts the ranks again on the nodes that
+# remain (MIN_NODES=2: node1 and node3, 4 ranks, in the same job, not
+# requeued), which resume from the 6-rank checkpoint and complete;
 # the sample trace (MNIST_DDP_TRACE_SAMPLES) shows epoch 1 (6 ranks) and epoch
 # 2 (4 ranks, from its start) each using every sample once. node2 comes back
 # afterwards (ReturnToService=2).
@@ -311,23 +311,21 @@ lose_node() {  # lose_node kill|link NAME: submit, wait for the checkpoint, lose
     limit=90
   fi
   echo "node2 lost ($how) at $(date +%T)"
-  # The first start ends and the job is requeued (Restarts=1), by slurmctld
-  # when it marks node2 DOWN or by the batch script.
-  until [ "$(job_field "$id" Restarts)" = 1 ]; do
-    [ $((SECONDS - t0)) -le "$limit" ] || fail "job $id not requeued $limit s after node2 was lost ($(job_field "$id" JobState))"
-    check_deadline "job $id to be requeued"
+  # The first step ends and the batch script starts the ranks again on the
+  # nodes that remain, in the same job (slurmctld dropped node2 from it: --no-kill).
+  until grep -q "^batch script: starting the ranks again on the nodes that remain: node\[1,3\], 4 ranks" "$log"; do
+    [ $((SECONDS - t0)) -le "$limit" ] || fail "job $id not started again $limit s after node2 was lost ($(job_field "$id" JobState))"
+    check_deadline "job $id to start again"
     sleep 1
   done
   ended=$((SECONDS - t0))
   grep -qE "STEP $id\.0 ON node1 CANCELLED|srun ended with exit status [1-9]|srun: error: Node failure on node2" "$log" ||
     fail "job $id: the step did not fail"
-  grep -q "^batch script: lost node(s) node2" "$log" || fail "job $id: requeued, but the batch script does not name node2"
-  grep -q "^batch script: requeueing job $id (restart 1) with 4 tasks" "$log" ||
-    fail "job $id: the batch script did not requeue it with the 4 tasks of node1 and node3"
-  wait_for_log "$id" "^job $id (start 2) on node\[1,3\]: 4 ranks" "$log" 240
+  grep -q "^batch script: lost node(s) node2" "$log" || fail "job $id: started again, but the batch script does not name node2"
   wait_job_end "$id" 400
   check_job_end "$id" COMPLETED 0:0
-  [ "$(job_field "$id" Restarts)" = 1 ] || fail "job $id: Restarts=$(job_field "$id" Restarts), expected 1"
+  [ "$(job_field "$id" Restarts)" = 0 ] || fail "job $id: Restarts=$(job_field "$id" Restarts), expected 0 (not requeued)"
+  [ "$(job_field "$id" NodeList)" = "node[1,3]" ] || fail "job $id ended on $(job_field "$id" NodeList), not node[1,3]"
   grep -q "^Resumed from $tmp/jobs/$name/checkpoint.h5" "$log" || fail "job $id: the second start did not resume"
   grep -q "^Resuming after epoch 1 " "$log" || fail "job $id: not resumed after epoch 1 (node2 lost too late?)"
   grep -q "checkpoint.h5 was made with 6 ranks, this run has 4" "$log" ||
@@ -339,7 +337,7 @@ lose_node() {  # lose_node kill|link NAME: submit, wait for the checkpoint, lose
   ! ls "$tmp/jobs/$name"/*.tmp.* >/dev/null 2>&1 || fail "job $id: a half-written file is left: $(ls "$tmp/jobs/$name")"
   cause=$(grep -m1 -E "no progress in a collective|lost node|Node failure on node2|Connection reset|unreachable" "$log")
   [ -n "$cause" ] || fail "job $id: no message names the cause"
-  ok "node2 lost ($how) in job $id: the step failed ('$cause') and the job was requeued $ended s later, ran again on node[1,3] (6 ranks -> 4), resumed from epoch 1, every sample once per epoch, COMPLETED 0:0, Restarts=1"
+  ok "node2 lost ($how) in job $id: the step failed ('$cause'), the ranks started again $ended s later on node[1,3] in the same job (6 ranks -> 4), resumed from epoch 1, every sample once per epoch, COMPLETED 0:0"
 }
 bring_back_node2() {  # a slurmd on node2 again (after a kill), its link up (after link down), idle
   ip -n "${prefix}_sw" link set port2 up
