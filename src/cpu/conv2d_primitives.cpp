@@ -30,25 +30,29 @@ dnnl::convolution_forward::primitive_desc make_forward(const ConvGeometry& g, co
   return dnnl::convolution_forward::primitive_desc(d, attr, dnnl_engine());
 }
 
-// A copy of `from` (user memory) in layout `to`, or `from` itself when the layouts agree.
-memory in_layout(const memory& from, const memory::desc& to, memory& cache) {
-  if (from.get_desc() == to) return from;
-  if (!cache || cache.get_desc() != to) cache = memory(to, dnnl_engine());
-  const dnnl::reorder::primitive_desc pd(from, cache);
-  dnnl_execute(dnnl::reorder(pd), pd, {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, cache}});
-  return cache;
+}  // namespace
+
+WeightReorder::WeightReorder(const memory::desc& from, const memory::desc& to) {
+  if (from == to) return;
+  pd_ = dnnl::reorder::primitive_desc(dnnl_engine(), from, dnnl_engine(), to);
+  reorder_ = dnnl::reorder(pd_);
 }
 
-}  // namespace
+void WeightReorder::operator()(const memory& from, const memory& to) const {
+  dnnl_execute(reorder_, pd_, {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}});
+}
 
 ConvPrimitives::ConvPrimitives(const ConvGeometry& g, int n, const std::string& name)
     : g_(g), n_(n), name_(name), x_md_(dnnl_nhwc_desc(n, g.h, g.w, g.cin)), y_md_(dnnl_nhwc_desc(n, g.h, g.w, g.cout)),
       w_user_md_({g.cout, g.cin, g.k, g.k}, kF32, tag::hwio), b_md_({g.cout}, kF32, tag::x),
-      fwd_pd_(make_forward(g, x_md_, b_md_, y_md_)), fwd_(fwd_pd_) {
+      fwd_pd_(make_forward(g, x_md_, b_md_, y_md_)), fwd_(fwd_pd_), to_fwd_(w_user_md_, fwd_pd_.weights_desc()) {
   const memory::dims stride{1, 1}, pad{g.pad, g.pad};
   const dnnl::convolution_backward_weights::desc d(kAlgo, x_md_, any_weights(g), b_md_, y_md_, stride, pad, pad);
   bwd_w_pd_ = dnnl::convolution_backward_weights::primitive_desc(d, dnnl_user_scratchpad_attr(), dnnl_engine(), fwd_pd_);
   bwd_w_ = dnnl::convolution_backward_weights(bwd_w_pd_);
+  from_bwd_w_ = WeightReorder(bwd_w_pd_.diff_weights_desc(), w_user_md_);
+  if (from_bwd_w_.needed()) dw_prim_ = memory(bwd_w_pd_.diff_weights_desc(), dnnl_engine());
+  if (to_fwd_.needed()) w_fwd_ = memory(fwd_pd_.weights_desc(), dnnl_engine());
   note_dnnl_primitive(name_ + " forward", fwd_pd_.impl_info_str());
   note_dnnl_primitive(name_ + " backward-weights", bwd_w_pd_.impl_info_str());
 }
@@ -58,42 +62,42 @@ void ConvPrimitives::create_backward_data() {
   const dnnl::convolution_backward_data::desc d(kAlgo, x_md_, any_weights(g_), y_md_, stride, pad, pad);
   bwd_d_pd_.emplace(d, dnnl_user_scratchpad_attr(), dnnl_engine(), fwd_pd_);
   bwd_d_.emplace(*bwd_d_pd_);
+  // From the forward's copy of the kernel (the weights of the last forward), or HWIO when that is the layout.
+  const memory::desc& from = to_fwd_.needed() ? fwd_pd_.weights_desc() : w_user_md_;
+  to_bwd_d_ = WeightReorder(from, bwd_d_pd_->weights_desc());
+  if (to_bwd_d_.needed()) w_bwd_d_ = memory(bwd_d_pd_->weights_desc(), dnnl_engine());
   note_dnnl_primitive(name_ + " backward-data", bwd_d_pd_->impl_info_str());
 }
 
 void ConvPrimitives::forward(const float* x, const float* w, const float* b, float* y) {
-  const memory wm = in_layout(dnnl_wrap(w_user_md_, w), fwd_pd_.weights_desc(), w_fwd_);
+  const memory w_user = dnnl_wrap(w_user_md_, w);
+  if (to_fwd_.needed()) to_fwd_(w_user, w_fwd_);
   w_last_ = w;
   dnnl_execute(fwd_, fwd_pd_,
                {{DNNL_ARG_SRC, dnnl_wrap(x_md_, x)},
-                {DNNL_ARG_WEIGHTS, wm},
+                {DNNL_ARG_WEIGHTS, to_fwd_.needed() ? w_fwd_ : w_user},
                 {DNNL_ARG_BIAS, dnnl_wrap(b_md_, b)},
                 {DNNL_ARG_DST, dnnl_wrap(y_md_, y)}});
 }
 
 void ConvPrimitives::backward(const float* x, const float* dy, float* dw, float* db, float* dx) {
   const memory dw_user = dnnl_wrap(w_user_md_, dw);
-  const bool direct = bwd_w_pd_.diff_weights_desc() == w_user_md_;
-  if (!direct && (!dw_prim_ || dw_prim_.get_desc() != bwd_w_pd_.diff_weights_desc()))
-    dw_prim_ = memory(bwd_w_pd_.diff_weights_desc(), dnnl_engine());
   dnnl_execute(bwd_w_, bwd_w_pd_,
                {{DNNL_ARG_SRC, dnnl_wrap(x_md_, x)},
                 {DNNL_ARG_DIFF_DST, dnnl_wrap(y_md_, dy)},
-                {DNNL_ARG_DIFF_WEIGHTS, direct ? dw_user : dw_prim_},
+                {DNNL_ARG_DIFF_WEIGHTS, from_bwd_w_.needed() ? dw_prim_ : dw_user},
                 {DNNL_ARG_DIFF_BIAS, dnnl_wrap(b_md_, db)}});
-  if (!direct) {
-    dnnl::reorder::primitive_desc pd(dw_prim_, dw_user);
-    dnnl_execute(dnnl::reorder(pd), pd, {{DNNL_ARG_FROM, dw_prim_}, {DNNL_ARG_TO, dw_user}});
-  }
+  if (from_bwd_w_.needed()) from_bwd_w_(dw_prim_, dw_user);
   if (dx == nullptr) return;
   MNIST_ASSERT(w_last_ != nullptr, "Conv2D backward before a forward of " << n_ << " images");
   if (!bwd_d_) create_backward_data();
-  // The kernel as the last forward saw it: its copy in the forward's layout, when that is the one wanted.
-  const memory w_user = dnnl_wrap(w_user_md_, w_last_);
-  const memory::desc& want = bwd_d_pd_->weights_desc();
-  const memory wm = want == fwd_pd_.weights_desc() && w_fwd_ ? w_fwd_ : in_layout(w_user, want, w_bwd_d_);
+  // The kernel as the last forward saw it: the forward's copy, or the user kernel it read.
+  const memory w_seen = to_fwd_.needed() ? w_fwd_ : dnnl_wrap(w_user_md_, w_last_);
+  if (to_bwd_d_.needed()) to_bwd_d_(w_seen, w_bwd_d_);
   dnnl_execute(*bwd_d_, *bwd_d_pd_,
-               {{DNNL_ARG_DIFF_DST, dnnl_wrap(y_md_, dy)}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_DIFF_SRC, dnnl_wrap(x_md_, dx)}});
+               {{DNNL_ARG_DIFF_DST, dnnl_wrap(y_md_, dy)},
+                {DNNL_ARG_WEIGHTS, to_bwd_d_.needed() ? w_bwd_d_ : w_seen},
+                {DNNL_ARG_DIFF_SRC, dnnl_wrap(x_md_, dx)}});
 }
 
 }  // namespace mnist_ddp

@@ -1,7 +1,7 @@
 // dnnl_context.hpp — the process's oneDNN CPU engine, stream and scratchpad.
 //
-// The CPU layers run their convolutions and pooling as oneDNN primitives
-// (conv2d_primitives.hpp, maxpool_primitives.hpp). They share one engine and one
+// The CPU layers run their convolutions and the BatchNorm backward as oneDNN
+// primitives (conv2d_primitives.hpp, batchnorm_primitives.hpp). They share one engine and one
 // in-order stream (oneDNN's CPU runtime is the project's OpenMP, so the OpenMP
 // thread count — `--threads`, set_cpu_threads — is the primitives' thread count),
 // and one user-managed scratchpad (scratchpad_mode::user): the layers run one at
