@@ -34,17 +34,28 @@
 # job's nodes stops answering (a node crash, its network down: the ranks on the
 # other nodes fail on the broken connection, or their watchdog after
 # --comm-timeout), the script waits up to NODE_LOSS_WAIT seconds (default
-# SlurmdTimeout + 30) for Slurm to mark that node DOWN or not responding, says
-# which node was lost, and requeues the job: its next start runs on nodes that
-# remain (as many as it asked for: Slurm does not shrink a requeued job) and
-# continues from the last checkpoint (--resume auto). Slurm itself requeues a
-# --requeue job whose node it marks DOWN while the batch script runs (state
-# NODE_FAIL); either way the job keeps its id, run directory and log.
+# SlurmdTimeout + 30) for Slurm to mark that node DOWN or not responding and
+# says which node was lost. Then either
+#   - with MIN_NODES=M > 0, a job submitted with --no-kill (jobs/cpu_node.sbatch)
+#     and at least M nodes left: slurmctld has dropped the lost node from the
+#     running job, and the script starts the ranks again in that smaller
+#     allocation, on the nodes that remain, with fewer ranks (the tasks those
+#     nodes had), continuing from the last checkpoint (--resume auto); the
+#     job keeps its id and is not requeued (tests/cluster: 6 ranks on 3 nodes,
+#     then 4 on the 2 left); or
+#   - it requeues the job, whose next start runs on nodes that remain and
+#     continues from the last checkpoint, as many as the job had: Slurm does not
+#     shrink a requeued job (its first start fixes its task count, also for
+#     sbatch --nodes=MIN-MAX). Without --no-kill, slurmctld itself requeues a
+#     --requeue job whose node it marks DOWN while the batch script runs
+#     (state NODE_FAIL), also at its old size.
+# Either way the job keeps its id, run directory and log.
 #
 # Variables read: MPI_LAUNCHER (srun | mpirun, default srun), SRUN_MPI (default
 # pmix), SRUN_EXTRA / MPIRUN_EXTRA (more launcher options, split on blanks),
 # MNIST_FORWARD (ranks | group, default ranks), MAX_REQUEUES (default 20),
-# NODE_LOSS_WAIT (seconds, see above), and Slurm's SLURM_* job variables.
+# NODE_LOSS_WAIT (seconds, see above), MIN_NODES (default 0: after a lost node
+# the job is requeued at its size), and Slurm's SLURM_* job variables.
 
 # Launcher for one rank per task of the allocation.
 #   srun:   srun --mpi=pmix. Debian's Open MPI 4.1 is built against the same
@@ -119,23 +130,53 @@ mnist_lost_nodes() {
     awk '$2 ~ /\*|down|fail/ {print $1}' | sort -u | paste -sd, -
 }
 
-# After a failed step: waits (NODE_LOSS_WAIT) for a lost node of this job and
-# requeues the job if there is one; returns 0 when it did.
-mnist_requeue_after_node_loss() {
-  local wait_s=${NODE_LOSS_WAIT:-} lost="" start=$SECONDS
+# After a failed step: waits (NODE_LOSS_WAIT) for a lost node of this job; sets
+# MNIST_LOST to it (a comma list) and returns 0 when there is one.
+mnist_wait_lost_node() {
+  local wait_s=${NODE_LOSS_WAIT:-} start=$SECONDS
   if [ -z "$wait_s" ]; then
     wait_s=$(scontrol show config 2>/dev/null | sed -n 's/^SlurmdTimeout *= *\([0-9]*\) sec.*/\1/p')
     wait_s=$(( ${wait_s:-300} + 30 ))
   fi
+  MNIST_LOSS_DEADLINE=$((start + wait_s))
   while :; do
-    lost=$(mnist_lost_nodes)
-    [ -n "$lost" ] && break
-    [ $((SECONDS - start)) -lt "$wait_s" ] || return 1
+    MNIST_LOST=$(mnist_lost_nodes)
+    [ -n "$MNIST_LOST" ] && break
+    [ "$SECONDS" -lt "$MNIST_LOSS_DEADLINE" ] || return 1
     sleep 5
   done
-  echo "batch script: lost node(s) $lost of this job (Slurm: down or not responding) after $((SECONDS - start)) s:" \
-       "requeueing to continue on the nodes that remain"
-  mnist_requeue
+  echo "batch script: lost node(s) $MNIST_LOST of this job (Slurm: down or not responding) after $((SECONDS - start)) s"
+}
+
+# The allocation without the nodes in MNIST_LOST: exports the SLURM_* variables
+# srun and mpirun read (nodes, node list, tasks per node, tasks) for the nodes
+# that remain, once slurmctld has dropped the lost ones from this job (--no-kill;
+# until MNIST_LOSS_DEADLINE). Returns 1, changing nothing, when fewer than
+# MIN_NODES remain or the job still holds a lost node.
+mnist_shrink_to_nodes_left() {
+  local nodes=() counts=() c n node i=0 left=() tasks=() total=0 now
+  [ "${MIN_NODES:-0}" -gt 0 ] || return 1
+  for c in ${SLURM_TASKS_PER_NODE//,/ }; do  # "2(x3),1": 2 on each of 3 nodes, then 1
+    n=1
+    if [[ $c =~ ^([0-9]+)\(x([0-9]+)\)$ ]]; then c=${BASH_REMATCH[1]} n=${BASH_REMATCH[2]}; fi
+    for _ in $(seq "$n"); do counts+=("$c"); done
+  done
+  mapfile -t nodes < <(scontrol show hostnames "$SLURM_JOB_NODELIST")
+  for node in "${nodes[@]}"; do
+    if [[ ",$MNIST_LOST," != *",$node,"* ]]; then
+      left+=("$node") tasks+=("${counts[i]:-1}") total=$((total + ${counts[i]:-1}))
+    fi
+    i=$((i + 1))
+  done
+  [ "${#left[@]}" -ge "$MIN_NODES" ] || return 1
+  until now=$(scontrol -o show job "$SLURM_JOB_ID" 2>/dev/null | grep -o ' NodeList=[^ ]*' | cut -d= -f2) &&
+        [ "$(scontrol show hostnames "$now" | sort | paste -sd,)" = "$(printf '%s\n' "${left[@]}" | sort | paste -sd,)" ]; do
+    [ "$SECONDS" -lt "$MNIST_LOSS_DEADLINE" ] || return 1
+    sleep 2
+  done
+  export SLURM_JOB_NODELIST=$now SLURM_NODELIST=$now SLURM_JOB_NUM_NODES=${#left[@]} SLURM_NNODES=${#left[@]}
+  SLURM_TASKS_PER_NODE=$(IFS=,; echo "${tasks[*]}")
+  export SLURM_TASKS_PER_NODE SLURM_NTASKS=$total SLURM_NPROCS=$total
 }
 
 mnist_run_preemptible() {
@@ -167,8 +208,29 @@ mnist_run_preemptible() {
     # The ranks stopped on a signal and wrote their checkpoint.
     [ "$MNIST_STOP_SIGNAL" = TERM ] && echo "batch script: the checkpoint is kept for a later --resume auto"
     mnist_requeue && return 0
-  elif [ "$rc" -ne 0 ] && [ "$rc" -ne 2 ] && [ -z "$MNIST_STOP_SIGNAL" ] && [ "${SLURM_JOB_NUM_NODES:-1}" -gt 1 ]; then
-    mnist_requeue_after_node_loss && return 0
+  elif [ "$rc" -ne 0 ] && [ "$rc" -ne 2 ] && [ -z "$MNIST_STOP_SIGNAL" ] && [ "${SLURM_JOB_NUM_NODES:-1}" -gt 1 ] &&
+       mnist_wait_lost_node; then
+    mnist_relaunch_on_nodes_left "$@" && return "$rc"
+    echo "batch script: requeueing to continue on the nodes that remain"
+    mnist_requeue && return 0
   fi
   return "$rc"
+}
+
+# mnist_relaunch_on_nodes_left CMD: CMD (MNIST_LAUNCH's words, then the
+# program's) started again with the launcher for the nodes that remain (see
+# mnist_shrink_to_nodes_left); sets rc to its status and returns 0, or returns 1
+# when it cannot (rc unchanged).
+mnist_relaunch_on_nodes_left() {
+  local n=${#MNIST_LAUNCH[@]}
+  [ "${*:1:n}" = "${MNIST_LAUNCH[*]}" ] && mnist_shrink_to_nodes_left || return 1
+  shift "$n"
+  mnist_launch_prefix || return 1
+  # The failed step keeps its CPUs until slurmctld hears from the lost node's
+  # slurmstepd, which never comes: the new step shares them (srun --overlap).
+  [ "${MNIST_LAUNCH[0]}" != srun ] || MNIST_LAUNCH+=(--overlap)
+  echo "batch script: starting the ranks again on the nodes that remain: $SLURM_JOB_NODELIST," \
+       "$SLURM_NTASKS ranks (MIN_NODES=$MIN_NODES)"
+  mnist_run_preemptible "${MNIST_LAUNCH[@]}" "$@"
+  rc=$?
 }

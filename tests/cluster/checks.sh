@@ -19,9 +19,12 @@
 #      4 ranks on 2 nodes): printed once, exit 2, no MPI_ABORT; a data directory
 #      on one node's local disk only (mpirun): the other node's ranks say so and
 #      the job is aborted.
-#   4. a node lost mid-training (all its processes killed; its link down): the
-#      step fails within a bounded time, the job is requeued, runs again on the
-#      nodes that remain (node1, node3), resumes from the checkpoint, completes.
+#   4. a node lost mid-training (all its processes killed; its link down): a
+#      job submitted with --nodes=2-3 (MIN_NODES=2) starts on all three nodes
+#      (6 ranks), the step fails within a bounded time, the ranks start again
+#      on the nodes that remain (node1, node3: 4 ranks; the same job, shrunk
+#      by Slurm), resume from the 6-rank checkpoint, use every sample of each
+#      epoch once, and complete.
 #   5. the scaling sweep (jobs/scaling_sweep.sbatch) in a 2-node allocation:
 #      its CSV has the node count of each run (2 ranks: 1 node; 4 ranks: 2).
 set -uo pipefail
@@ -163,6 +166,38 @@ acc_close() {  # acc_close A B: the two accuracies within 0.02
   "$python" -c "import sys; sys.exit(0 if abs(float('$1') - float('$2')) <= 0.02 else 1)"
 }
 
+# each_sample_once_per_start DIR N B W1 W2: the sample trace (MNIST_DDP_TRACE_SAMPLES=DIR)
+# of a 2-epoch job on N training images (TRAIN_LIMIT less the validation split),
+# batch B, that ran epoch 1 on W1 ranks, lost a node in epoch 2 and ran epoch 2
+# again on W2 < W1 ranks. Each rank file holds, in order: the first start's
+# epoch 1 (S1 = ceil(ceil(N/W1)/B) lines) and part of its epoch 2, then (ranks
+# < W2) the second start's epoch 2 (its last S2 lines). Each epoch, as the run
+# kept it, uses every sample once; the second start did not redo epoch 1.
+each_sample_once_per_start() {
+  "$python" - "$@" <<'EOP'
+import collections, glob, os, sys
+d, n, b, w1, w2 = sys.argv[1], *map(int, sys.argv[2:])
+steps = lambda w: -(-(-(-n // w)) // b)
+files = sorted(glob.glob(d + "/samples.rank*.txt"))
+assert len(files) == w1, f"{len(files)} rank files in {d}, expected {w1} (the first start's ranks)"
+epoch1, epoch2 = collections.Counter(), collections.Counter()
+for r in range(w1):
+    lines = [l.split() for l in open(f"{d}/samples.rank{r}.txt") if l.strip()]
+    first = [l for l in lines if l[0] == "1"]
+    assert len(first) == steps(w1), f"rank {r}: {len(first)} steps of epoch 1, expected {steps(w1)} (once, on {w1} ranks)"
+    for l in first:
+        epoch1.update(map(int, l[1:]))
+    if r < w2:
+        last = lines[-steps(w2):]
+        assert all(l[0] == "2" for l in last), f"rank {r}: the last {steps(w2)} steps are not all epoch 2"
+        for l in last:
+            epoch2.update(map(int, l[1:]))
+for e, uses in (("1 (first start)", epoch1), ("2 (second start)", epoch2)):
+    bad = [i for i in range(n) if uses[i] != 1] + [i for i in uses if not 0 <= i < n]
+    assert not bad, f"epoch {e}: {len(bad)} samples not used once, e.g. {[(i, uses[i]) for i in bad[:5]]}"
+EOP
+}
+
 # MNIST_CLUSTER_CHECKS (default "1 2 3 4 5") picks the checks to run, for work on one of them.
 want() { [[ " ${MNIST_CLUSTER_CHECKS:-1 2 3 4 5} " == *" $1 "* ]]; }
 printf 'node2 slots=2\nnode3 slots=2\n' >"$tmp/hostfile"
@@ -235,19 +270,25 @@ fi
 
 # ---- 4. a node lost mid-training -----------------------------------------------------------
 if want 4; then
-# A job on 2 nodes (node1, node2), one rank each, 2 epochs with a checkpoint at
-# each epoch end. After epoch 1's checkpoint, node2 goes: (a) every process on
-# it killed at once (slurmd, slurmstepd, the rank); (b) its link down (all
-# alive, unreachable; the ranks' watchdog, --comm-timeout 15, ends the step).
-# The step must fail within a bounded time, the job be requeued (by slurmctld
-# when it marks node2 DOWN, or by the batch script, which names the lost node),
-# start again on the nodes that remain (node1, node3), resume from the
-# checkpoint and complete. node2 comes back afterwards (ReturnToService=2).
+# A job that takes every node it can (--nodes=2-3, 2 ranks per node: 6 ranks
+# on node[1-3]), 2 epochs with a checkpoint at each epoch end. After epoch 1's
+# checkpoint, node2 goes: (a) every process on it killed at once (slurmd,
+# slurmstepd, the ranks); (b) its link down (all alive, unreachable; the ranks'
+# watchdog, --comm-timeout 15, ends the step). The step must fail within a
+# bounded time; slurmctld drops node2 from the job (--no-kill) and the batch
+# script names the lost node and starts the ranks again on the nodes that
+# remain (MIN_NODES=2: node1 and node3, 4 ranks, in the same job, not
+# requeued), which resume from the 6-rank checkpoint and complete;
+# the sample trace (MNIST_DDP_TRACE_SAMPLES) shows epoch 1 (6 ranks) and epoch
+# 2 (4 ranks, from its start) each using every sample once. node2 comes back
+# afterwards (ReturnToService=2).
 prefix=$(cat "$tmp/netns_prefix")
 lose_node() {  # lose_node kill|link NAME: submit, wait for the checkpoint, lose node2, check the ending
   local how=$1 name=$2 id log t0 ended limit cause
-  id=$(submit "$name" cpu_node.sbatch --nodes=2 --ntasks-per-node=1 EPOCHS=2 TRAIN_LIMIT=1200 TEST_LIMIT=500 \
-       BATCH_SIZE=32 NODE_LOSS_WAIT=60 "EXTRA_ARGS=--precise-bn 256 --no-early-stopping --comm-timeout 15") ||
+  mkdir -p "$tmp/jobs/$name/trace"
+  id=$(submit "$name" cpu_node.sbatch --nodes=2-3 MIN_NODES=2 EPOCHS=2 TRAIN_LIMIT=1200 TEST_LIMIT=500 \
+       BATCH_SIZE=32 NODE_LOSS_WAIT=60 "MNIST_DDP_TRACE_SAMPLES=$tmp/jobs/$name/trace" \
+       "EXTRA_ARGS=--precise-bn 256 --no-early-stopping --comm-timeout 15") ||
     fail "sbatch refused the job"
   log=$tmp/jobs/$name.out
   # The checkpoint file, not its log line (the ranks' output reaches the log in blocks).
@@ -257,7 +298,8 @@ lose_node() {  # lose_node kill|link NAME: submit, wait for the checkpoint, lose
       fail "job $id ended ($(job_field "$id" JobState)) before its first checkpoint"
     sleep 0.5
   done
-  [ "$(job_field "$id" NodeList)" = "node[1-2]" ] || fail "job $id runs on $(job_field "$id" NodeList), not node[1-2]"
+  [ "$(job_field "$id" NodeList)" = "node[1-3]" ] || fail "job $id runs on $(job_field "$id" NodeList), not node[1-3]"
+  grep -q "^job $id (start 1) on node\[1-3\]: 6 ranks" "$log" || fail "job $id: the first start is not 6 ranks on node[1-3]"
   t0=$SECONDS
   if [ "$how" = kill ]; then
     # shellcheck disable=SC2046  # a list of pids
@@ -269,31 +311,33 @@ lose_node() {  # lose_node kill|link NAME: submit, wait for the checkpoint, lose
     limit=90
   fi
   echo "node2 lost ($how) at $(date +%T)"
-  # The first start ends and the job is requeued (Restarts=1), by slurmctld
-  # when it marks node2 DOWN or by the batch script.
-  until [ "$(job_field "$id" Restarts)" = 1 ]; do
-    [ $((SECONDS - t0)) -le "$limit" ] || fail "job $id not requeued $limit s after node2 was lost ($(job_field "$id" JobState))"
-    check_deadline "job $id to be requeued"
+  # The first step ends and the batch script starts the ranks again on the
+  # nodes that remain, in the same job (slurmctld dropped node2 from it: --no-kill).
+  until grep -q "^batch script: starting the ranks again on the nodes that remain: node\[1,3\], 4 ranks" "$log"; do
+    [ $((SECONDS - t0)) -le "$limit" ] || fail "job $id not started again $limit s after node2 was lost ($(job_field "$id" JobState))"
+    check_deadline "job $id to start again"
     sleep 1
   done
   ended=$((SECONDS - t0))
   grep -qE "STEP $id\.0 ON node1 CANCELLED|srun ended with exit status [1-9]|srun: error: Node failure on node2" "$log" ||
     fail "job $id: the step did not fail"
-  grep -q "requeue job JobId=$id due to failure of node node2\|Requeuing JobId=$id" "$tmp/log/slurmctld.log" ||
-    grep -q "^batch script: lost node(s) node2" "$log" || fail "job $id: requeued, but neither slurmctld nor the batch script names node2"
-  wait_for_log "$id" "^job $id (start 2) on node\[1,3\]: 2 ranks" "$log" 240
+  grep -q "^batch script: lost node(s) node2" "$log" || fail "job $id: started again, but the batch script does not name node2"
   wait_job_end "$id" 400
   check_job_end "$id" COMPLETED 0:0
-  [ "$(job_field "$id" Restarts)" = 1 ] || fail "job $id: Restarts=$(job_field "$id" Restarts), expected 1"
+  [ "$(job_field "$id" Restarts)" = 0 ] || fail "job $id: Restarts=$(job_field "$id" Restarts), expected 0 (not requeued)"
+  [ "$(job_field "$id" NodeList)" = "node[1,3]" ] || fail "job $id ended on $(job_field "$id" NodeList), not node[1,3]"
   grep -q "^Resumed from $tmp/jobs/$name/checkpoint.h5" "$log" || fail "job $id: the second start did not resume"
   grep -q "^Resuming after epoch 1 " "$log" || fail "job $id: not resumed after epoch 1 (node2 lost too late?)"
+  grep -q "checkpoint.h5 was made with 6 ranks, this run has 4" "$log" ||
+    fail "job $id: the second start does not say it resumed a 6-rank checkpoint on 4 ranks"
+  each_sample_once_per_start "$tmp/jobs/$name/trace" 1080 32 6 4 || fail "job $id: sample trace in $tmp/jobs/$name/trace"
   [ "$(grep -c '^Epoch 2/2 ' "$log")" -eq 1 ] || fail "job $id: epoch 2 not logged once"
   [ "$(grep -c '^Epoch 1/2 ' "$log")" -eq 1 ] || fail "job $id: epoch 1 logged again (not resumed)"
   check_model "$tmp/jobs/$name/mnist_cnn_model.h5"
   ! ls "$tmp/jobs/$name"/*.tmp.* >/dev/null 2>&1 || fail "job $id: a half-written file is left: $(ls "$tmp/jobs/$name")"
   cause=$(grep -m1 -E "no progress in a collective|lost node|Node failure on node2|Connection reset|unreachable" "$log")
   [ -n "$cause" ] || fail "job $id: no message names the cause"
-  ok "node2 lost ($how) in job $id: the step failed ('$cause') and the job was requeued $ended s later, ran again on node[1,3], resumed from epoch 1, COMPLETED 0:0, Restarts=1"
+  ok "node2 lost ($how) in job $id: the step failed ('$cause'), the ranks started again $ended s later on node[1,3] in the same job (6 ranks -> 4), resumed from epoch 1, every sample once per epoch, COMPLETED 0:0"
 }
 bring_back_node2() {  # a slurmd on node2 again (after a kill), its link up (after link down), idle
   ip -n "${prefix}_sw" link set port2 up
