@@ -2,9 +2,11 @@
 """bench_summary.py OUT — the Markdown tables of a scripts/bench.sh run.
 
 Reads the Google Benchmark JSON files that bench.sh wrote into OUT
-(bench_cpu*.json, bench_allreduce_np*.json, bench_cuda_np*.json) and
-machine.txt, and writes OUT/summary.md: CPU training step and sgemm ceiling,
-augmentation, per-layer tables, all-reduce times and bus bandwidth, GPU rows.
+(bench_cpu*.json, bench_allreduce_np*.json, bench_cuda_np*.json), the
+PyTorch side by side (torch_cpu.json, from bench_torch.py) and machine.txt, and
+writes OUT/summary.md: CPU training step and sgemm ceiling, augmentation,
+per-layer tables, the training step beside PyTorch's per round, all-reduce
+times and bus bandwidth, GPU rows.
 Kept out of bench.sh so that it can be read, linted and run on its own
 (e.g. to redo the summary of an existing results folder).
 """
@@ -70,6 +72,28 @@ if cpu:
         for b in aug:
             lines.append(f"| {b['name'].split('/')[1]} | {f(ms(b), 3)} ms | {f(b.get('images/s'), 0)} |")
     lines += layer_table(cpu, "BM_Layer", "sgemm")
+
+torch_cpu = load("torch_cpu.json")
+if torch_cpu and "skipped" in torch_cpu:
+    lines += ["", "## PyTorch side by side (`torch_cpu.json`): NOT RUN", "", torch_cpu["skipped"]]
+elif torch_cpu:
+    t, m = torch_cpu["torch"], torch_cpu["median"]
+    lines += ["", f"## PyTorch side by side (`torch_cpu.json`): batch 128, {torch_cpu['threads']} threads", "",
+              f"PyTorch {t['torch']} (oneDNN {t['onednn']}, CPU capability {t['cpu_capability']}, "
+              f"{t['trainable_parameters']} trainable parameters) against bench_cpu's BM_TrainStep/128 "
+              f"(oneDNN {torch_cpu['bench_cpu'].get('onednn')}), alternated in each round; "
+              f"{torch_cpu['torch_steps_per_layout']} timed PyTorch steps per layout. "
+              "The machine's load varies: the ratio is the figure.", "",
+              "| round | mnist_ddp images/s | PyTorch channels_last | PyTorch NCHW | ratio vs channels_last | "
+              "ratio vs NCHW | load average (bench_cpu / PyTorch) |", "| --- | --- | --- | --- | --- | --- | --- |"]
+    for r in torch_cpu["rounds"]:
+        lines.append(f"| {r['round']} | {f(r['bench_cpu_images_per_second'], 0)} | "
+                     f"{f(r['torch_channels_last_images_per_second'], 0)} | {f(r['torch_nchw_images_per_second'], 0)} | "
+                     f"{f(r['ratio_vs_channels_last'], 2)} | {f(r['ratio_vs_nchw'], 2)} | "
+                     f"{r['load_average_bench_cpu']} / {r['load_average_torch']} |")
+    lines.append(f"| median | {f(m['bench_cpu_images_per_second'], 0)} | {f(m['torch_channels_last_images_per_second'], 0)} | "
+                 f"{f(m['torch_nchw_images_per_second'], 0)} | {f(m['ratio_vs_channels_last'], 2)} | "
+                 f"{f(m['ratio_vs_nchw'], 2)} | |")
 
 ar = sorted(glob.glob(os.path.join(out, "bench_allreduce_np*.json")) + glob.glob(os.path.join(out, "bench_cuda_np*.json")),
             key=lambda p: (os.path.basename(p).split("_np")[0], int(re.search(r"np(\d+)", p).group(1))))

@@ -9,17 +9,22 @@
 #      code runs), extracts the four IDX files into data/mnist/ and verifies them
 #      against scripts/mnist.sha256.
 #
-# Usage: scripts/setup.sh [--no-data] [--data-dir DIR]
+# Usage: scripts/setup.sh [--no-data] [--data-dir DIR] [--bench]
+#   --bench  also Debian's python3-torch (PyTorch 1.13 on oneDNN 2.6.3: 158 packages,
+#            128 MB of .deb, 504 MB installed; 108 s here) for the PyTorch side by
+#            side of scripts/bench.sh; not needed to build or test (CI leaves it out)
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 data_dir="$root/data/mnist"
 want_data=1
+want_bench=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --no-data) want_data=0 ;;
     --data-dir) data_dir="$2"; shift ;;
-    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+    --bench) want_bench=1 ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) echo "setup.sh: unknown option '$1'" >&2; exit 2 ;;
   esac
   shift
@@ -45,6 +50,8 @@ packages=(
   # and unshare (util-linux) for its nodes.
   iproute2 util-linux
 )
+# --bench: PyTorch for bench/torch_seed_cnn.py beside bench_cpu (scripts/bench.sh).
+[ "$want_bench" -eq 1 ] && packages+=(python3-torch)
 
 missing=()
 for p in "${packages[@]}"; do
