@@ -1,11 +1,11 @@
 // conv2d.cpp — Conv2D on the CPU: oneDNN primitives (conv2d_primitives.hpp) per batch size.
 #include "mnist_ddp/cpu/conv2d.hpp"
 
-#include <omp.h>
 
 #include <algorithm>
 
 #include "mnist_ddp/core/check.hpp"
+#include "mnist_ddp/cpu/dnnl_context.hpp"
 
 namespace mnist_ddp {
 
@@ -32,11 +32,7 @@ void Conv2DCpu::forward(const float* x, float* y, int n, const ForwardContext&) 
 
 void Conv2DCpu::backward(const float* x, const float* y, float* dy, float* dx, int n) {
   if (n <= 0) return;
-  if (act_ == Activation::kRelu) {
-    const std::ptrdiff_t count = static_cast<std::ptrdiff_t>(n) * output_shape().size();
-#pragma omp parallel for schedule(static)
-    for (std::ptrdiff_t i = 0; i < count; ++i) dy[i] = y[i] > 0.0f ? dy[i] : 0.0f;
-  }
+  if (act_ == Activation::kRelu) relu_backward_in_place(y, dy, static_cast<std::size_t>(n) * output_shape().size());
   primitives(n).backward(x, dy, weight_grad(slot::kKernel), weight_grad(slot::kBias), dx);
 }
 

@@ -21,12 +21,7 @@ dnnl::convolution_forward::primitive_desc make_forward(const ConvGeometry& g, co
   const memory::dims stride{1, 1}, pad{g.pad, g.pad};
   const dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_training, kAlgo, x, any_weights(g), b, y, stride,
                                           pad, pad);
-  dnnl::primitive_attr attr = dnnl_user_scratchpad_attr();
-  if (g.relu) {
-    dnnl::post_ops ops;
-    ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
-    attr.set_post_ops(ops);
-  }
+  const dnnl::primitive_attr attr = dnnl_forward_attr(g.relu);
   return dnnl::convolution_forward::primitive_desc(d, attr, dnnl_engine());
 }
 

@@ -4,6 +4,7 @@
 #include <cstddef>
 
 #include "mnist_ddp/core/check.hpp"
+#include "mnist_ddp/cpu/dnnl_context.hpp"
 
 namespace mnist_ddp {
 
@@ -26,11 +27,7 @@ void DenseCpu::forward(const float* x, float* y, int n, const ForwardContext&) {
 
 void DenseCpu::backward(const float* x, const float* y, float* dy, float* dx, int n) {
   if (n <= 0) return;
-  if (act_ == Activation::kRelu) {
-    const std::ptrdiff_t count = static_cast<std::ptrdiff_t>(n) * out_;
-#pragma omp parallel for schedule(static)
-    for (std::ptrdiff_t i = 0; i < count; ++i) dy[i] = y[i] > 0.0f ? dy[i] : 0.0f;
-  }
+  if (act_ == Activation::kRelu) relu_backward_in_place(y, dy, static_cast<std::size_t>(n) * out_);
   primitives(n).backward(x, weight(slot::kKernel), dy, weight_grad(slot::kKernel), weight_grad(slot::kBias), dx);
 }
 

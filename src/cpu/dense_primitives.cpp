@@ -16,12 +16,7 @@ dnnl::inner_product_forward::primitive_desc make_forward(const DenseGeometry& g,
                                                          const memory::desc& w, const memory::desc& b,
                                                          const memory::desc& y) {
   const dnnl::inner_product_forward::desc d(dnnl::prop_kind::forward_training, x, w, b, y);
-  dnnl::primitive_attr attr = dnnl_user_scratchpad_attr();
-  if (g.relu) {
-    dnnl::post_ops ops;
-    ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
-    attr.set_post_ops(ops);
-  }
+  const dnnl::primitive_attr attr = dnnl_forward_attr(g.relu);
   return dnnl::inner_product_forward::primitive_desc(d, attr, dnnl_engine());
 }
 

@@ -31,6 +31,22 @@ dnnl::primitive_attr dnnl_user_scratchpad_attr() {
   return attr;
 }
 
+dnnl::primitive_attr dnnl_forward_attr(bool relu) {
+  dnnl::primitive_attr attr = dnnl_user_scratchpad_attr();
+  if (relu) {
+    dnnl::post_ops ops;
+    ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+    attr.set_post_ops(ops);
+  }
+  return attr;
+}
+
+void relu_backward_in_place(const float* y, float* dy, std::size_t count) {
+  const std::ptrdiff_t n = static_cast<std::ptrdiff_t>(count);
+#pragma omp parallel for schedule(static)
+  for (std::ptrdiff_t i = 0; i < n; ++i) dy[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+}
+
 dnnl::memory dnnl_wrap(const dnnl::memory::desc& md, const float* data) {
   // oneDNN takes a non-const handle; inputs are only read.
   return dnnl::memory(md, dnnl_engine(), const_cast<float*>(data));

@@ -11,12 +11,20 @@
 
 #include <dnnl.hpp>
 
+#include <cstddef>
+
 #include <unordered_map>
 
 namespace mnist_ddp {
 
 // The primitive attributes every CPU primitive is created with: user scratchpad.
 dnnl::primitive_attr dnnl_user_scratchpad_attr();
+
+// The forward pass's attributes: the user scratchpad, and ReLU fused as a post-op when `relu`.
+dnnl::primitive_attr dnnl_forward_attr(bool relu);
+
+// The fused ReLU's backward, in place: dy = y > 0 ? dy : 0 over `count` elements (y: the forward's output).
+void relu_backward_in_place(const float* y, float* dy, std::size_t count);
 
 // Runs `p` (created from `pd` with dnnl_user_scratchpad_attr) on the shared
 // stream with the shared scratchpad, and waits for it. oneDNN's errors become
