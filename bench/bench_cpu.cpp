@@ -31,6 +31,7 @@
 #include "layer_flops.hpp"
 #include <dnnl.hpp>
 
+#include "mnist_ddp/cpu/conv_passes.hpp"
 #include "mnist_ddp/cpu/dnnl_info.hpp"
 #include "mnist_ddp/cpu/threads.hpp"
 #include "mnist_ddp/data/augment.hpp"
@@ -261,6 +262,9 @@ void add_primitives_context() {
 void init_bench_context() {
   const char* env = std::getenv("MNIST_DDP_THREADS");
   set_cpu_threads(env ? std::atoi(env) : 0);
+  const char* algo = std::getenv("MNIST_DDP_CONV_ALGORITHM");
+  if (algo != nullptr && std::string(algo) == "direct") set_conv_algorithm(ConvAlgorithm::kDirect);
+  benchmark::AddCustomContext("conv_algorithm", to_string(conv_algorithm()));
   benchmark::AddCustomContext("sgemm", "oneDNN dnnl_sgemm (row-major, OpenMP threads)");
   benchmark::AddCustomContext("onednn", dnnl_description());
   benchmark::AddCustomContext("threads", std::to_string(cpu_threads()));

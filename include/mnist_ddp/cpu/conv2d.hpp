@@ -1,11 +1,12 @@
 // conv2d.hpp — Conv2D, 'same' padding, stride 1, with a fused activation (CPU).
 //
-// On oneDNN (conv2d_primitives.hpp): NHWC activations, the kernel in Keras's
-// (kh, kw, in, out) order, bias and ReLU fused into the forward primitive. The
-// primitives are created once per (batch size, thread count) and kept.
+// NHWC activations, the kernel in Keras's (kh, kw, in, out) order, bias and
+// ReLU fused into the forward pass. The passes (conv_passes.hpp: oneDNN's direct
+// convolution or the own Winograd) are made once per (batch size, thread count)
+// and kept.
 #pragma once
 
-#include "mnist_ddp/cpu/conv2d_primitives.hpp"
+#include "mnist_ddp/cpu/conv_passes.hpp"
 #include "mnist_ddp/cpu/primitive_cache.hpp"
 
 #include "mnist_ddp/nn/layer.hpp"
@@ -20,11 +21,10 @@ class Conv2DCpu final : public Layer {
   void backward(const float* x, const float* y, float* dy, float* dx, int n) override;
 
  private:
-  ConvPrimitives& primitives(int n);  // those for n images on the current OpenMP thread count
+  ConvPasses& passes(int n);  // those for n images on the current OpenMP thread count
   int k_, cin_, cout_, pad_;
   Activation act_;
-  std::size_t patch_;                          // K = k·k·cin
-  PrimitiveCache<ConvPrimitives> primitives_;
+  PrimitiveCache<ConvPasses> passes_;
 };
 
 }  // namespace mnist_ddp

@@ -18,12 +18,9 @@
 #include <optional>
 #include <string>
 
-namespace mnist_ddp {
+#include "mnist_ddp/cpu/conv_passes.hpp"
 
-struct ConvGeometry {
-  int h, w, cin, cout, k, pad;
-  bool relu;
-};
+namespace mnist_ddp {
 
 // A weight reorder between two layouts, created once; nothing to do when they agree.
 class WeightReorder {
@@ -38,14 +35,12 @@ class WeightReorder {
   dnnl::reorder reorder_;
 };
 
-class ConvPrimitives {
+class ConvPrimitives final : public ConvPasses {
  public:
   // `name`: the layer's, for the record of what ran (dnnl_info.hpp).
   ConvPrimitives(const ConvGeometry& g, int n, const std::string& name);
-  // y = act(conv(x, w) + b), x: (n, h, w, cin), w: HWIO, y: (n, h, w, cout).
-  void forward(const float* x, const float* w, const float* b, float* y);
-  // dw (HWIO) and db from x and dy; dx from dy when not null.
-  void backward(const float* x, const float* dy, float* dw, float* db, float* dx);
+  void forward(const float* x, const float* w, const float* b, float* y) override;
+  void backward(const float* x, const float* dy, float* dw, float* db, float* dx) override;
 
  private:
   void create_backward_data();
