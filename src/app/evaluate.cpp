@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "mnist_ddp/core/check.hpp"
+#include "mnist_ddp/cpu/conv_passes.hpp"
 #include "mnist_ddp/cpu/threads.hpp"
 #include "mnist_ddp/dist/agreed_input.hpp"
 #include "mnist_ddp/data/dataset.hpp"
@@ -59,11 +60,12 @@ nlohmann::json prediction_samples(Model& model, const MnistSet& test, int batch)
   return out;
 }
 
-int configure_threads(const Config& config, const Communicator& comm) {
+int configure_cpu(const Config& config, const Communicator& comm) {
   const int threads = config.threads > 0
                           ? config.threads
                           : std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / comm.local_size());
   set_cpu_threads(threads);
+  set_conv_algorithm(config.conv_algorithm);
   return threads;
 }
 
@@ -101,7 +103,7 @@ void print_evaluation(std::ostream& out, const EvalResult& result) {
 
 int evaluate_command(const Config& config, Communicator& comm) {
   std::ostream& log = std::cout;
-  const int threads = configure_threads(config, comm);
+  const int threads = configure_cpu(config, comm);
   const SelectedDevice device = select_device(config, comm);  // collective: all ranks agree
   check_outputs_writable(config, comm, false);
 

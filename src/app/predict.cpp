@@ -29,7 +29,7 @@ int predict_command(const Config& config, Communicator& comm) {
   if (!comm.is_root()) return 0;
   // A few pictures, one at a time, on rank 0 alone: always the CPU.
   if (config.device == Device::kCuda) std::cerr << "mnist_ddp: note: predict runs on the CPU\n";
-  configure_threads(config, comm);
+  configure_cpu(config, comm);
 
   Model model(seed_cnn(), kMnistInput, 1);  // one picture at a time
   load_model_file(config.model, model);

@@ -136,7 +136,9 @@ void print_job(std::ostream& log, const Config& config, const Communicator& comm
                const TrainingData& d) {
   log << "mnist_ddp: " << comm.size() << (comm.size() == 1 ? " rank" : " ranks") << ", device "
       << to_string(job.device.backend) << ", " << job.threads << " thread" << (job.threads == 1 ? "" : "s")
-      << " per rank, " << dnnl_description() << '\n';
+      << " per rank, " << dnnl_description();
+  if (job.device.backend == Backend::kCpu) log << ", convolutions " << to_string(config.conv_algorithm);
+  log << '\n';
   if (!job.device.note.empty()) log << "Device auto: training on the CPU: " << job.device.note << '\n';
   describe_data(log, d.all, d.split, d.test);
   const int batches = comm.size() * config.accumulate;
@@ -275,7 +277,7 @@ int train_command(const Config& config, Communicator& comm) {
   const StopSignalHandlers stop_signals;
 
   JobSetup job;
-  job.threads = configure_threads(config, comm);
+  job.threads = configure_cpu(config, comm);
   job.device = select_device(config, comm);  // collective: all ranks agree
   check_outputs_writable(config, comm, true);
   const TrainingData d = load_training_data(config, comm);

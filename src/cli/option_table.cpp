@@ -214,6 +214,11 @@ void declare_runtime(Section s) {
               "host-tested, not yet run on a GPU)");
   s.value("threads", "N", field(&Config::threads), non_negative<int>, "/threads",
           "CPU threads per process (0: the node's cores shared among its ranks)");
+  const std::vector<ConvAlgorithm> conv_algorithms = {ConvAlgorithm::kWinograd, ConvAlgorithm::kDirect};
+  s.value("conv-algorithm", "NAME", field(&Config::conv_algorithm), choice(conv_algorithms), "/conv_algorithm",
+          "CPU convolutions: " + choice_list(conv_algorithms) +
+              " (winograd: the own Winograd F(2x2,3x3) for the 3x3 layers of 16k channels, 2.25x fewer "
+              "multiplications, oneDNN's direct convolution for the others; direct: oneDNN for all)");
   s.value("comm-timeout", "S", field(&Config::comm_timeout),
           number([](double x) { return x >= 0; }, "must be non-negative"), "/comm_timeout",
           "seconds a collective may wait for the other ranks before the job is ended with a message "

@@ -10,11 +10,11 @@
 namespace mnist_ddp {
 
 namespace {
-std::atomic<ConvAlgorithm> g_algorithm{ConvAlgorithm::kAuto};
+std::atomic<ConvAlgorithm> g_algorithm{ConvAlgorithm::kWinograd};
 }  // namespace
 
 const char* to_string(ConvAlgorithm a) {
-  static constexpr const char* kNames[] = {"auto", "direct", "winograd"};
+  static constexpr const char* kNames[] = {"winograd", "direct"};
   return enum_name(a, kNames);
 }
 

@@ -117,6 +117,8 @@ TEST(CliParse, ChoicesAndNegativeValues) {
   EXPECT_EQ(parse({"--optimizer", "RMSprop"}).config.optimizer, OptimizerKind::kRmsprop);
   EXPECT_EQ(parse({"--device=cuda"}).config.device, Device::kCuda);
   EXPECT_EQ(parse({"--progress", "bar"}).config.progress, ProgressMode::kBar);
+  EXPECT_EQ(parse({}).config.conv_algorithm, ConvAlgorithm::kWinograd);
+  EXPECT_EQ(parse({"--conv-algorithm", "direct"}).config.conv_algorithm, ConvAlgorithm::kDirect);
   // A negative value after a space is a value, not a short option.
   EXPECT_EQ(error_of({"--lr", "-0.5"}), "--lr: must be a positive number, got '-0.5'");
 }
@@ -187,6 +189,8 @@ TEST(CliErrors, ChoicesAndStrings) {
   EXPECT_EQ(error_of({"--optimizer", "adamw"}), "--optimizer: unknown value 'adamw' (choose adam, rmsprop or sgd)");
   EXPECT_EQ(error_of({"--device", "gpu"}), "--device: unknown value 'gpu' (choose auto, cpu or cuda)");
   EXPECT_EQ(error_of({"--progress", "x"}), "--progress: unknown value 'x' (choose auto, bar, epoch or none)");
+  EXPECT_EQ(error_of({"--conv-algorithm", "fft"}),
+            "--conv-algorithm: unknown value 'fft' (choose winograd or direct)");
   EXPECT_EQ(error_of({"--output", ""}), "--output: must not be empty");
   EXPECT_EQ(error_of({"--data-dir", ""}), "--data-dir: must not be empty");
   EXPECT_EQ(parse({"--report", ""}).config.report, "");  // empty: no report, as by default

@@ -20,6 +20,7 @@
 #include <set>
 #include <vector>
 
+#include "mnist_ddp/cpu/conv_passes.hpp"
 #include "mnist_ddp/cpu/threads.hpp"
 #include "mnist_ddp/nn/layer.hpp"
 #include "mnist_ddp/nn/spec.hpp"
@@ -189,6 +190,85 @@ TEST(LayerConv2D, ThreadCountChangedAfterReserve) {
     Bound b(conv_spec(4, Activation::kRelu), in, n);  // reserved for 1 thread
     b.layer->initialize(3, 0);
     with_threads(2, [&] { EXPECT_TRUE(near_all(run(b, 33), reference, 1e-5)); });
+  });
+}
+
+// ---- Conv2D by Winograd F(2x2, 3x3) (cpu/winograd_conv.hpp) -----------------------
+// Channel counts of 16k take the own Winograd under the default --conv-algorithm;
+// odd heights and widths leave partial 2x2 tiles at the right and bottom edges.
+
+// Runs `body` with the Conv2D algorithm `a` for the layers made in it, then the default again.
+template <typename F>
+void with_conv_algorithm(ConvAlgorithm a, F body) {
+  set_conv_algorithm(a);
+  body();
+  set_conv_algorithm(ConvAlgorithm::kWinograd);
+}
+
+TEST(LayerConv2DWinograd, TakenWhereItApplies) {
+  const ConvGeometry seed_layer{14, 14, 32, 64, 3, 1, true};
+  EXPECT_EQ(conv_algorithm_for(seed_layer), ConvAlgorithm::kWinograd);
+  EXPECT_EQ(conv_algorithm_for(ConvGeometry{28, 28, 1, 32, 3, 1, true}), ConvAlgorithm::kDirect);   // one channel in
+  EXPECT_EQ(conv_algorithm_for(ConvGeometry{12, 12, 32, 4, 3, 1, true}), ConvAlgorithm::kDirect);   // 4 out
+  EXPECT_EQ(conv_algorithm_for(ConvGeometry{12, 12, 32, 32, 5, 2, true}), ConvAlgorithm::kDirect);  // 5x5
+  with_conv_algorithm(ConvAlgorithm::kDirect,
+                      [&] { EXPECT_EQ(conv_algorithm_for(seed_layer), ConvAlgorithm::kDirect); });
+}
+
+TEST(LayerConv2DWinograd, ForwardAndGradients) {
+  GradCheckOptions opt;
+  opt.max_input_probes = 60;
+  opt.max_param_probes = 60;
+  for (int t : {1, 2})
+    with_threads(t, [&] {
+      check_conv(Shape3{7, 9, 16}, 16, 3, Activation::kRelu, opt);
+      check_conv(Shape3{6, 5, 32}, 16, 2, Activation::kLinear, opt);
+      check_conv(Shape3{3, 3, 64}, 32, 17, Activation::kRelu, opt);  // one tile row; several tile blocks
+    });
+}
+
+// The forward output, the input gradient and the weight gradients of one layer and batch.
+struct ConvPassResults {
+  std::vector<float> y, dx, grads;
+};
+
+ConvPassResults conv_passes_of(ConvAlgorithm a, Shape3 in, int cout, int n) {
+  ConvPassResults r;
+  with_conv_algorithm(a, [&] {
+    Bound b(conv_spec(cout, Activation::kRelu), in, n);
+    b.layer->initialize(9, 0);
+    const std::vector<float> x = random_vector(in.size() * n, 0.0f, 1.0f, 41);
+    r.y.resize(b.layer->output_shape().size() * n);
+    b.layer->forward(x.data(), r.y.data(), n, kTrain);
+    std::vector<float> dy = random_vector(r.y.size(), -1.0f, 1.0f, 42);
+    r.dx.resize(x.size());
+    b.layer->backward(x.data(), r.y.data(), dy.data(), r.dx.data(), n);
+    r.grads = b.grads;
+  });
+  return r;
+}
+
+// The same layer by oneDNN's direct convolution and by Winograd: the same
+// results up to rounding (F(2x2, 3x3) adds a few float roundings per output).
+TEST(LayerConv2DWinograd, AgreesWithDirect) {
+  const Shape3 in{14, 13, 32};
+  const ConvPassResults direct = conv_passes_of(ConvAlgorithm::kDirect, in, 64, 5);
+  const ConvPassResults winograd = conv_passes_of(ConvAlgorithm::kWinograd, in, 64, 5);
+  EXPECT_TRUE(near_all(winograd.y, direct.y, 1e-5));
+  EXPECT_TRUE(near_all(winograd.dx, direct.dx, 1e-5));
+  EXPECT_TRUE(near_all(winograd.grads, direct.grads, 1e-4));  // sums over 5 x 14 x 13 positions
+}
+
+// With the same thread count a layer repeats bit for bit (the weight-gradient
+// partial sums are added in thread order), in a fresh layer and in the same one.
+TEST(LayerConv2DWinograd, SameThreadsRepeatBitwise) {
+  with_threads(2, [] {
+    const Shape3 in{9, 11, 32};
+    const ConvPassResults first = conv_passes_of(ConvAlgorithm::kWinograd, in, 32, 7);
+    const ConvPassResults again = conv_passes_of(ConvAlgorithm::kWinograd, in, 32, 7);
+    EXPECT_EQ(first.y, again.y);
+    EXPECT_EQ(first.dx, again.dx);
+    EXPECT_EQ(first.grads, again.grads);
   });
 }
 

@@ -32,9 +32,10 @@ nlohmann::json evaluation_json(const EvalResult& result);
 constexpr int kPredictionSamples = 60;
 nlohmann::json prediction_samples(Model& model, const MnistSet& test, int batch);
 
-// Sets the CPU threads of this rank (--threads, or the node's cores shared
-// among its ranks) and returns the count.
-int configure_threads(const Config& config, const Communicator& comm);
+// Sets the CPU backend of this rank: its threads (--threads, or the node's
+// cores shared among its ranks) and its convolutions (--conv-algorithm).
+// Returns the thread count.
+int configure_cpu(const Config& config, const Communicator& comm);
 
 // Collective: rank 0 checks that it can create the files named by --output,
 // --report and --checkpoint (those not empty); every rank throws the same

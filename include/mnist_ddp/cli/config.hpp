@@ -23,6 +23,7 @@
 #include <nlohmann/json.hpp>
 
 #include "mnist_ddp/core/device_choice.hpp"
+#include "mnist_ddp/cpu/conv_passes.hpp"
 #include "mnist_ddp/nn/optimizer.hpp"
 #include "mnist_ddp/train/callbacks.hpp"
 #include "mnist_ddp/train/lr_schedule.hpp"
@@ -62,6 +63,8 @@ struct Config {
   int bucket_kb = 0;
   bool sync_bn = false;            // --sync-bn: BatchNorm statistics over all ranks (both backends)
   int threads = 0;                 // 0: cores of the node / ranks on the node
+  // The CPU convolutions: the own Winograd where it applies, else oneDNN's direct (cpu/conv_passes.hpp).
+  ConvAlgorithm conv_algorithm = ConvAlgorithm::kWinograd;
   std::int64_t train_limit = 0;    // 0: all training images
   std::int64_t test_limit = 0;     // 0: all test images
   std::string output = "mnist_cnn_model.h5";

@@ -8,8 +8,9 @@
 //              kernels with channel counts that fill its register blocks; 2.25x
 //              fewer multiplications than direct. oneDNN 2.6 has Winograd only
 //              on AVX-512 (and there only forward), so on AVX2 nodes it is ours.
-// `--conv-algorithm auto` (the default) takes winograd wherever it applies and
-// direct elsewhere (the first layer, one input channel, always direct).
+// `--conv-algorithm winograd` (the default) takes Winograd wherever it applies
+// and direct elsewhere (the first layer, one input channel, is always direct);
+// `--conv-algorithm direct` runs every layer on oneDNN.
 #pragma once
 
 #include <memory>
@@ -32,15 +33,15 @@ class ConvPasses {
   virtual void backward(const float* x, const float* dy, float* dw, float* db, float* dx) = 0;
 };
 
-enum class ConvAlgorithm { kAuto, kDirect, kWinograd };
+enum class ConvAlgorithm { kWinograd, kDirect };
 const char* to_string(ConvAlgorithm a);
 
 // The CPU backend's choice (`--conv-algorithm`), for every layer made afterwards.
 void set_conv_algorithm(ConvAlgorithm a);
 ConvAlgorithm conv_algorithm();
 
-// The algorithm that runs `g` under the current choice: kAuto resolves to the
-// one it picks; kWinograd where Winograd does not apply is direct.
+// The algorithm that runs `g` under the current choice: kWinograd where
+// Winograd does not apply is direct.
 ConvAlgorithm conv_algorithm_for(const ConvGeometry& g);
 
 // The passes for `g` at n images. `name`: the layer's, for the record of what ran.

@@ -30,7 +30,9 @@
 namespace mnist_ddp {
 
 // True when this build has the AVX2/FMA kernels and `g` is a 3x3 'same' convolution
-// with a multiple of 8 input and of 16 output channels (the register blocks).
+// with a multiple of 16 input and of 16 output channels (the GEMM's 16-column
+// register blocks, whose columns are the output channels forward and the input
+// channels in the backward-data pass).
 bool winograd_supports(const ConvGeometry& g);
 
 class WinogradConv final : public ConvPasses {
