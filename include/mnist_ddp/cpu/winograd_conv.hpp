@@ -1,21 +1,19 @@
-// winograd_conv.hpp — a 3x3 'same' Conv2D by Winograd's F(2x2, 3x3), the project's own (CPU).
+// winograd_conv.hpp — a 3x3 'same' Conv2D by Winograd's algorithm, the project's own (CPU).
 //
 // oneDNN 2.6 offers Winograd only on AVX-512; on AVX2 its direct convolutions
-// run near the sgemm ceiling, which caps the training step. F(2x2, 3x3) computes
-// each 2x2 output tile from a 4x4 input tile with 16 multiplications per
-// (input, output) channel pair instead of 36 (Lavin & Gray, "Fast Algorithms for
-// Convolutional Neural Networks", 2016):
+// run near the sgemm ceiling, which caps the training step. Winograd's F(m x m,
+// 3x3) (winograd_tiles.hpp) computes each m x m output tile from an (m+2)² input
+// tile with (m+2)² multiplications per (input, output) channel pair instead of
+// 9·m²: 2.25 per output for F(4x4, 3x3), against 9 for the direct convolution.
 //
-//   Y = Aᵀ [ (G g Gᵀ) ⊙ (Bᵀ d B) ] A          (g: 3x3 kernel, d: 4x4 input tile)
-//
-// The elementwise products over channels are 16 small GEMMs, one per position ξ
-// of the 4x4 transformed tile: M_ξ (tiles x cout) = V_ξ (tiles x cin) · U_ξ (cin x cout).
-// All three passes run on it:
-//   forward         y  = conv(x, w) + b, ReLU fused;
-//   backward-data   dx = conv(dy, w'), w' the kernel flipped with in/out swapped
-//                   (the exact adjoint of a stride-1 'same' 3x3 convolution);
+// The elementwise products over channels are small GEMMs, one per position ξ of
+// the transformed tile: M_ξ (tiles x cout) = V_ξ (tiles x cin) · U_ξ (cin x cout).
+// All three passes run on them:
+//   forward          y  = conv(x, w) + b, ReLU fused;
+//   backward-data    dx = conv(dy, w'), w' the kernel flipped with in/out swapped
+//                    (the exact adjoint of a stride-1 'same' 3x3 convolution);
 //   backward-weights dU_ξ = Σ_tiles V_ξᵀ · (A dY Aᵀ)_ξ, then dw = Gᵀ dU G — the
-//                   gradient of the bilinear form above, exact as it is.
+//                    gradient of the bilinear form, exact as it is.
 // Tiles are taken in blocks small enough for the transformed block to stay in
 // the core's L2; the blocks are split statically over the OpenMP threads and the
 // weight-gradient partial sums added in thread order, so a run with the same
@@ -45,14 +43,15 @@ class WinogradConv final : public ConvPasses {
  private:
   ConvGeometry g_;
   int n_;
-  int tiles_h_, tiles_w_, block_;  // tiles per image row and column; tiles per block
   const float* w_last_ = nullptr;  // the kernel of the last forward
   // dst (channels cd) = conv(src (channels cs), kernel transformed to u) + bias, ReLU when asked.
   void convolve(const float* src, int cs, const float* u, int cd, const float* bias, bool relu, float* dst);
+  // dw (HWIO) and db from x and dy, overwritten.
+  void weight_gradient(const float* x, const float* dy, float* dw, float* db);
   float* thread_scratch(int thread);
-  std::vector<float> u_fwd_;       // G g Gᵀ of the kernel, [16][cin][cout]
-  std::vector<float> u_bwd_;       // ... of the flipped, transposed kernel, [16][cout][cin]
-  std::vector<float> du_;          // the weight gradient per ξ, [16][cin][cout], summed over the threads
+  std::vector<float> u_fwd_;       // G g Gᵀ of the kernel, [ξ][cin][cout]
+  std::vector<float> u_bwd_;       // ... of the flipped, transposed kernel, [ξ][cout][cin]
+  std::vector<float> du_;          // the weight gradient per ξ, [ξ][cin][cout], summed over the threads
   std::vector<float> scratch_;     // per thread: a V block, an M block, weight- and bias-gradient partials
   std::size_t scratch_per_thread_ = 0;
   int threads_ = 1;
