@@ -32,21 +32,28 @@ struct SampleDraw {
   }
 
 #if defined(__AVX2__)
-  // Whole blocks of 32 elements by the 8-lane Philox, then the scalar tail: the same masks.
+  // Elements [32·block, 32·(block + N)) by the 8-lane Philox.
+  template <int N>
+  void apply_blocks(std::int64_t sample, std::size_t block, const float* x, float* y, float* m, __m256 rate8,
+                    __m256 keep8) const {
+    __m256i bits[4 * N];
+    dropout_bits_x8<N>(seed, epoch, sample, layer, static_cast<std::uint32_t>(block), bits);
+    for (std::size_t q = 0; q < 4 * N; ++q) {
+      const std::size_t i = 32 * block + 8 * q;
+      const __m256 mult = dropout_multiplier_x8(bits[q], rate8, keep8);
+      _mm256_storeu_ps(m + i, mult);
+      _mm256_storeu_ps(y + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), mult));
+    }
+  }
+
+  // Whole blocks of 32 elements, two at a time, then the scalar tail: the same masks.
   void apply(std::int64_t sample, std::size_t size, const float* x, float* y, float* m) const {
     const __m256 rate8 = _mm256_set1_ps(rate);
     const __m256 keep8 = _mm256_set1_ps(1.0f / (1.0f - rate));  // dropout_multiplier's, to the bit
     const std::size_t blocks = size / 32;
-    for (std::size_t block = 0; block < blocks; ++block) {
-      __m256i bits[4];
-      dropout_bits_x8(seed, epoch, sample, layer, static_cast<std::uint32_t>(block), bits);
-      for (std::size_t q = 0; q < 4; ++q) {
-        const std::size_t i = 32 * block + 8 * q;
-        const __m256 mult = dropout_multiplier_x8(bits[q], rate8, keep8);
-        _mm256_storeu_ps(m + i, mult);
-        _mm256_storeu_ps(y + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), mult));
-      }
-    }
+    std::size_t block = 0;
+    for (; block + 2 <= blocks; block += 2) apply_blocks<2>(sample, block, x, y, m, rate8, keep8);
+    if (block < blocks) apply_blocks<1>(sample, block, x, y, m, rate8, keep8);
     apply_scalar(sample, 8 * blocks, size, x, y, m);
   }
 #else

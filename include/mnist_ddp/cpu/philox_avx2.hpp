@@ -46,28 +46,33 @@ inline Philox4x8 round(const Philox4x8& c, __m256i k0, __m256i k1) {
 
 }  // namespace philox_avx2_detail
 
-// philox4x32_10 of rng.hpp on each of the 8 counters, all with the key (k0, k1).
-inline Philox4x8 philox4x32_10_x8(Philox4x8 c, std::uint32_t k0, std::uint32_t k1) {
+// philox4x32_10 of rng.hpp on each of the 8·N counters, all with the key (k0, k1).
+// The N sets go through each round together: their latency chains overlap (N = 2
+// draws about 1.2x faster than N = 1 on Zen 3).
+template <int N>
+inline void philox4x32_10_x8(Philox4x8 (&c)[N], std::uint32_t k0, std::uint32_t k1) {
   const __m256i w0 = _mm256_set1_epi32(static_cast<int>(PHILOX_W32_0));
   const __m256i w1 = _mm256_set1_epi32(static_cast<int>(PHILOX_W32_1));
   __m256i key0 = _mm256_set1_epi32(static_cast<int>(k0));
   __m256i key1 = _mm256_set1_epi32(static_cast<int>(k1));
-  c = philox_avx2_detail::round(c, key0, key1);
-  for (int r = 1; r < 10; ++r) {
-    key0 = _mm256_add_epi32(key0, w0);
-    key1 = _mm256_add_epi32(key1, w1);
-    c = philox_avx2_detail::round(c, key0, key1);
+  for (int r = 0; r < 10; ++r) {
+    if (r > 0) {
+      key0 = _mm256_add_epi32(key0, w0);
+      key1 = _mm256_add_epi32(key1, w1);
+    }
+    for (int s = 0; s < N; ++s) c[s] = philox_avx2_detail::round(c[s], key0, key1);
   }
-  return c;
 }
 
-// random_bits of rng.hpp for the 8 counters {stream, a, b, c[j]}: lane j of the
-// result is random_bits(seed, stream, a, b, c[j]).
-inline Philox4x8 random_bits_x8(std::uint64_t seed, RngStream stream, std::uint32_t a, std::uint32_t b,
-                                __m256i c) {
-  const Philox4x8 counter{{_mm256_set1_epi32(static_cast<int>(stream)), _mm256_set1_epi32(static_cast<int>(a)),
-                           _mm256_set1_epi32(static_cast<int>(b)), c}};
-  return philox4x32_10_x8(counter, static_cast<std::uint32_t>(seed), static_cast<std::uint32_t>(seed >> 32));
+// random_bits of rng.hpp for the counters {stream, a, b, c[s] lane j}: lane j of
+// out[s] is random_bits(seed, stream, a, b, lane j of c[s]).
+template <int N>
+inline void random_bits_x8(std::uint64_t seed, RngStream stream, std::uint32_t a, std::uint32_t b,
+                           const __m256i (&c)[N], Philox4x8 (&out)[N]) {
+  for (int s = 0; s < N; ++s)
+    out[s] = Philox4x8{{_mm256_set1_epi32(static_cast<int>(stream)), _mm256_set1_epi32(static_cast<int>(a)),
+                        _mm256_set1_epi32(static_cast<int>(b)), c[s]}};
+  philox4x32_10_x8(out, static_cast<std::uint32_t>(seed), static_cast<std::uint32_t>(seed >> 32));
 }
 
 // The 32 words in counter order (lane 0's v[0..3], lane 1's v[0..3], ...):
