@@ -5,6 +5,7 @@
 
 #include "mnist_ddp/core/check.hpp"
 #include "mnist_ddp/cpu/dnnl_context.hpp"
+#include "mnist_ddp/cpu/single_channel_conv.hpp"
 
 namespace mnist_ddp {
 
@@ -30,6 +31,10 @@ void Conv2DCpu::forward(const float* x, float* y, int n, const ForwardContext&) 
 
 void Conv2DCpu::backward(const float* x, const float* y, float* dy, float* dx, int n) {
   if (n <= 0) return;
+  // The one-input-channel passes differentiate the ReLU on the fly, without a pass over dy of its own.
+  auto* fused = dynamic_cast<SingleChannelConv*>(&passes(n));
+  if (fused != nullptr && act_ == Activation::kRelu && dx == nullptr)
+    return fused->backward_through_relu(x, y, dy, weight_grad(slot::kKernel), weight_grad(slot::kBias));
   if (act_ == Activation::kRelu) relu_backward_in_place(y, dy, static_cast<std::size_t>(n) * output_shape().size());
   passes(n).backward(x, dy, weight_grad(slot::kKernel), weight_grad(slot::kBias), dx);
 }
