@@ -217,8 +217,9 @@ void declare_runtime(Section s) {
   const std::vector<ConvAlgorithm> conv_algorithms = {ConvAlgorithm::kWinograd, ConvAlgorithm::kDirect};
   s.value("conv-algorithm", "NAME", field(&Config::conv_algorithm), choice(conv_algorithms), "/conv_algorithm",
           "CPU convolutions: " + choice_list(conv_algorithms) +
-              " (winograd: the own Winograd F(2x2,3x3) for the 3x3 layers of 16k channels, 2.25x fewer "
-              "multiplications, oneDNN's direct convolution for the others; direct: oneDNN for all)");
+              " (winograd: the own Winograd F(4x4,3x3) for the 3x3 layers of 16k channels, 4x fewer "
+              "multiplications, and the own weight gradient for one input channel; oneDNN's direct "
+              "convolution for the rest. direct: oneDNN for all)");
   s.value("comm-timeout", "S", field(&Config::comm_timeout),
           number([](double x) { return x >= 0; }, "must be non-negative"), "/comm_timeout",
           "seconds a collective may wait for the other ranks before the job is ended with a message "

@@ -1,7 +1,6 @@
 // conv2d.cpp — Conv2D on the CPU: its passes (conv_passes.hpp) per batch size.
 #include "mnist_ddp/cpu/conv2d.hpp"
 
-#include <algorithm>
 
 #include "mnist_ddp/core/check.hpp"
 #include "mnist_ddp/cpu/dnnl_context.hpp"
@@ -30,8 +29,14 @@ void Conv2DCpu::forward(const float* x, float* y, int n, const ForwardContext&) 
 
 void Conv2DCpu::backward(const float* x, const float* y, float* dy, float* dx, int n) {
   if (n <= 0) return;
-  if (act_ == Activation::kRelu) relu_backward_in_place(y, dy, static_cast<std::size_t>(n) * output_shape().size());
-  passes(n).backward(x, dy, weight_grad(slot::kKernel), weight_grad(slot::kBias), dx);
+  ConvPasses& p = passes(n);
+  float* dw = weight_grad(slot::kKernel);
+  float* db = weight_grad(slot::kBias);
+  if (act_ == Activation::kRelu) {
+    if (p.backward_through_relu(x, y, dy, dw, db, dx)) return;
+    relu_backward_in_place(y, dy, static_cast<std::size_t>(n) * output_shape().size());
+  }
+  p.backward(x, dy, dw, db, dx);
 }
 
 }  // namespace mnist_ddp

@@ -5,6 +5,7 @@
 
 #include "mnist_ddp/core/enum_name.hpp"
 #include "mnist_ddp/cpu/conv2d_primitives.hpp"
+#include "mnist_ddp/cpu/single_channel_conv.hpp"
 #include "mnist_ddp/cpu/winograd_conv.hpp"
 
 namespace mnist_ddp {
@@ -28,6 +29,8 @@ ConvAlgorithm conv_algorithm_for(const ConvGeometry& g) {
 
 std::unique_ptr<ConvPasses> make_conv_passes(const ConvGeometry& g, int n, const std::string& name) {
   if (conv_algorithm_for(g) == ConvAlgorithm::kWinograd) return std::make_unique<WinogradConv>(g, n, name);
+  if (conv_algorithm() != ConvAlgorithm::kDirect && single_channel_conv_supports(g))
+    return std::make_unique<SingleChannelConv>(g, n, name);
   return std::make_unique<ConvPrimitives>(g, n, name);
 }
 

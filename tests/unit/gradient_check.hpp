@@ -57,6 +57,7 @@ struct GradCheckOptions {
   std::size_t max_input_probes = 0;  // 0: every input element; else a fixed random subset
   std::size_t max_param_probes = 0;  // 0: every parameter; else a fixed random subset
   bool verbose = false;              // print every probe (analytic, numeric, kink bound) to stdout
+  bool input_gradient = true;        // false: backward with dx = null, as a model's first layer; parameters only
 };
 
 // One value to differentiate by: perturbed in place, restored afterwards.
@@ -205,12 +206,13 @@ inline ::testing::AssertionResult check_layer_gradients(Layer& layer, float* x, 
   std::vector<float> dy(loss.r.begin(), loss.r.end());
   std::vector<float> dx(in_size, std::nanf(""));
   if (count > 0) std::fill(grads, grads + count, 777.0f);
-  layer.backward(x, y.data(), dy.data(), dx.data(), n);
+  layer.backward(x, y.data(), dy.data(), opt.input_gradient ? dx.data() : nullptr, n);
   const std::vector<float> analytic_params(grads, grads + count);
 
   std::vector<Probe> probes;
-  for (std::size_t i : choose_indices(in_size, opt.max_input_probes, opt.seed + 1))
-    probes.push_back({"x", i, x + i, dx[i]});
+  if (opt.input_gradient)
+    for (std::size_t i : choose_indices(in_size, opt.max_input_probes, opt.seed + 1))
+      probes.push_back({"x", i, x + i, dx[i]});
   for (std::size_t i : choose_indices(count, opt.max_param_probes, opt.seed + 2))
     probes.push_back({"param", i, params + i, analytic_params[i]});
   return check_probes(run, loss, probes, opt);

@@ -195,7 +195,7 @@ TEST(LayerConv2D, ThreadCountChangedAfterReserve) {
   });
 }
 
-// ---- Conv2D by Winograd F(2x2, 3x3) (cpu/winograd_conv.hpp) -----------------------
+// ---- Conv2D by Winograd (cpu/winograd_conv.hpp) ------------------------------------
 // Channel counts of 16k take the own Winograd under the default --conv-algorithm;
 // odd heights and widths leave partial tiles at the right and bottom edges.
 // F(4x4, 3x3) scales values by up to 100 inside its transforms: its results
@@ -277,6 +277,61 @@ TEST(LayerConv2DWinograd, SameThreadsRepeatBitwise) {
     EXPECT_EQ(first.dx, again.dx);
     EXPECT_EQ(first.grads, again.grads);
   });
+}
+
+// ---- Conv2D with one input channel (a model's first layer) ------------------------
+//
+// 3x3 over one input channel into a multiple of 8 filters takes the own weight
+// gradient (single_channel_conv.hpp) whenever backward gets no dx, with the ReLU's
+// backward fused into it; with dx it is oneDNN's. Odd image sizes for the padding.
+
+// Forward against the reference, parameter gradients by the checker with dx = null.
+TEST(LayerConv2DOneChannel, ForwardAndGradientsWithoutDx) {
+  GradCheckOptions opt;
+  opt.input_gradient = false;
+  opt.step = 2e-4;  // each weight reaches every pixel of its filter: a smaller window meets fewer ReLU kinks
+  for (int t : {1, 2})
+    with_threads(t, [&] {
+      check_conv(Shape3{9, 11, 1}, 16, 3, Activation::kRelu, opt);
+      check_conv(Shape3{9, 11, 1}, 16, 3, Activation::kLinear, opt);
+    });
+}
+
+// The parameter gradients of one backward, dx asked for (oneDNN's) or not (the own).
+std::vector<float> one_channel_grads(Shape3 in, int cout, int n, Activation act, bool with_dx) {
+  Bound b(conv_spec(cout, act), in, n);
+  b.layer->initialize(5, 0);
+  const std::vector<float> x = random_vector(in.size() * n, -1.0f, 1.0f, 71);
+  std::vector<float> y(b.layer->output_shape().size() * n), dx(x.size());
+  std::vector<float> dy = random_vector(y.size(), -1.0f, 1.0f, 72);
+  b.layer->forward(x.data(), y.data(), n, kTrain);
+  b.layer->backward(x.data(), y.data(), dy.data(), with_dx ? dx.data() : nullptr, n);
+  return b.grads;
+}
+
+// The own weight gradient equals oneDNN's to rounding, at the seed CNN's first-layer
+// shape (28x28x1 -> 32) and at an odd one, on 1 and 2 threads.
+TEST(LayerConv2DOneChannel, MatchesOneDnnWeightGradient) {
+  for (int t : {1, 2})
+    with_threads(t, [&] {
+      for (const Activation act : {Activation::kRelu, Activation::kLinear}) {
+        SCOPED_TRACE(::testing::Message() << t << " threads, " << (act == Activation::kRelu ? "relu" : "linear"));
+        EXPECT_TRUE(near_all(one_channel_grads({28, 28, 1}, 32, 7, act, false),
+                             one_channel_grads({28, 28, 1}, 32, 7, act, true), 1e-4));
+        EXPECT_TRUE(near_all(one_channel_grads({9, 11, 1}, 24, 3, act, false),
+                             one_channel_grads({9, 11, 1}, 24, 3, act, true), 1e-5));
+      }
+    });
+}
+
+// The same thread count repeats the weight gradient bit for bit, on the same layer
+// and on a second one built alike.
+TEST(LayerConv2DOneChannel, SameThreadsRepeatBitwise) {
+  for (int t : {1, 2})
+    with_threads(t, [&] {
+      const std::vector<float> first = one_channel_grads({28, 28, 1}, 32, 13, Activation::kRelu, false);
+      EXPECT_EQ(one_channel_grads({28, 28, 1}, 32, 13, Activation::kRelu, false), first) << t << " threads";
+    });
 }
 
 // ---- Dense -----------------------------------------------------------------------

@@ -2,8 +2,10 @@
 //
 // NHWC activations, the kernel in Keras's (kh, kw, in, out) order, bias and
 // ReLU fused into the forward pass. The passes (conv_passes.hpp: oneDNN's direct
-// convolution or the own Winograd) are made once per (batch size, thread count)
-// and kept.
+// convolution, the own Winograd, or for one input channel oneDNN's forward with
+// the own weight gradient, single_channel_conv.hpp) are made once per (batch size,
+// thread count) and kept. The ReLU's backward is a pass over dy before the
+// convolution's, except where the one-input-channel weight gradient fuses it.
 #pragma once
 
 #include "mnist_ddp/cpu/conv_passes.hpp"

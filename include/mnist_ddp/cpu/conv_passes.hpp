@@ -2,15 +2,18 @@
 // which algorithm runs them.
 //
 // A CPU Conv2D ('same', stride 1, NHWC activations, HWIO kernel) is computed by
-// one of two algorithms, chosen per layer when its passes are made:
-//   direct   — oneDNN's convolution primitives (conv2d_primitives.hpp), any shape;
-//   winograd — the project's own Winograd F(2x2, 3x3) (winograd_conv.hpp), 3x3
-//              kernels with channel counts that fill its register blocks; 2.25x
-//              fewer multiplications than direct. oneDNN 2.6 has Winograd only
-//              on AVX-512 (and there only forward), so on AVX2 nodes it is ours.
-// `--conv-algorithm winograd` (the default) takes Winograd wherever it applies
-// and direct elsewhere (the first layer, one input channel, is always direct);
-// `--conv-algorithm direct` runs every layer on oneDNN.
+// one of these, chosen per layer when its passes are made:
+//   direct         — oneDNN's convolution primitives (conv2d_primitives.hpp), any shape;
+//   winograd       — the project's own Winograd (winograd_conv.hpp) for 3x3 kernels
+//                    whose channel counts fill its register blocks (multiples of 16):
+//                    F(4x4, 3x3), 4x fewer multiplications than direct. oneDNN 2.6
+//                    has Winograd only on AVX-512, so on AVX2 nodes it is ours;
+//   single channel — oneDNN's forward and the own weight gradient, ReLU backward
+//                    fused (single_channel_conv.hpp), for 3x3 kernels over one input
+//                    channel (the first layer on grey images), where oneDNN's AVX2
+//                    weight gradient is slow.
+// `--conv-algorithm winograd` (the default) takes the own passes wherever they
+// apply and direct elsewhere; `--conv-algorithm direct` runs every layer on oneDNN.
 #pragma once
 
 #include <memory>
@@ -31,6 +34,14 @@ class ConvPasses {
   // dw (HWIO) and db from x and dy; dx from dy when not null. Differentiates
   // the last forward, with the weights as they were then.
   virtual void backward(const float* x, const float* dy, float* dw, float* db, float* dx) = 0;
+  // The fused ReLU's backward (dy where y > 0) and backward() in one pass, dy as
+  // it comes from the next layer and only read — where the algorithm can for
+  // this call (returns true); returns false having done nothing where it cannot,
+  // and the layer masks dy in place and calls backward().
+  virtual bool backward_through_relu(const float* /*x*/, const float* /*y*/, const float* /*dy*/, float* /*dw*/,
+                                     float* /*db*/, float* /*dx*/) {
+    return false;
+  }
 };
 
 enum class ConvAlgorithm { kWinograd, kDirect };
@@ -40,8 +51,7 @@ const char* to_string(ConvAlgorithm a);
 void set_conv_algorithm(ConvAlgorithm a);
 ConvAlgorithm conv_algorithm();
 
-// The algorithm that runs `g` under the current choice: kWinograd where
-// Winograd does not apply is direct.
+// Whether Winograd runs `g` under the current choice (kDirect: it does not).
 ConvAlgorithm conv_algorithm_for(const ConvGeometry& g);
 
 // The passes for `g` at n images. `name`: the layer's, for the record of what ran.
