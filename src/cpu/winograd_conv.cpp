@@ -234,19 +234,28 @@ void gemm(const Operand& o, int rows, int cols, int depth, bool add) {
 
 // ---- kernel transforms (once per pass; scalar, small) --------------------------------------
 
-// u[ξ][c][k] = (G g Gᵀ)_ξ from the HWIO kernel w; `flip`: of the kernel flipped in
-// space with in and out swapped (u[ξ][k][c]), the kernel of the backward-data convolution.
+// u[ξ][c][k] = (G g Gᵀ)_ξ from the HWIO kernel w, 8 output channels k at a time
+// (contiguous in HWIO); `flip`: of the kernel flipped in space with in and out
+// swapped (u[ξ][k][c]), the kernel of the backward-data convolution.
 template <class T>
 void transform_kernel(const float* w, int cin, int cout, bool flip, float* u) {
   const std::size_t cc = static_cast<std::size_t>(cin) * cout;
 #pragma omp parallel for schedule(static)
   for (int c = 0; c < cin; ++c)
-    for (int k = 0; k < cout; ++k) {
-      float g[9], t[T::positions];
-      for (int q = 0; q < 9; ++q) g[flip ? 8 - q : q] = w[q * cc + static_cast<std::size_t>(c) * cout + k];
-      separable<3, T::a>(g, t, [](const float* x, int xs, float* y, int ys) { T::kernel(x, xs, y, ys); });
-      const std::size_t at = flip ? static_cast<std::size_t>(k) * cin + c : static_cast<std::size_t>(c) * cout + k;
-      for (int q = 0; q < T::positions; ++q) u[q * cc + at] = t[q];
+    for (int k = 0; k < cout; k += 8) {
+      const std::size_t ck = static_cast<std::size_t>(c) * cout + k;
+      __m256 g[9], t[T::positions];
+      for (int q = 0; q < 9; ++q) g[flip ? 8 - q : q] = _mm256_loadu_ps(w + q * cc + ck);
+      separable<3, T::a>(g, t, [](const __m256* x, int xs, __m256* y, int ys) { T::kernel(x, xs, y, ys); });
+      for (int q = 0; q < T::positions; ++q) {
+        if (!flip) {
+          _mm256_storeu_ps(u + q * cc + ck, t[q]);
+          continue;
+        }
+        alignas(32) float lanes[8];
+        _mm256_store_ps(lanes, t[q]);
+        for (int j = 0; j < 8; ++j) u[q * cc + static_cast<std::size_t>(k + j) * cin + c] = lanes[j];
+      }
     }
 }
 
