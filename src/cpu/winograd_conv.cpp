@@ -163,34 +163,17 @@ void gemm_block(const float* a, std::size_t ars, std::size_t aps, const float* b
     const float* bp = b + p * bps;
     const __m256 b0 = _mm256_loadu_ps(bp), b1 = _mm256_loadu_ps(bp + 8);
     const float* ap = a + p * aps;
-    __m256 ar = _mm256_broadcast_ss(ap);
-    c00 = _mm256_fmadd_ps(ar, b0, c00);
-    c01 = _mm256_fmadd_ps(ar, b1, c01);
-    if constexpr (R > 1) {
-      ar = _mm256_broadcast_ss(ap + ars);
-      c10 = _mm256_fmadd_ps(ar, b0, c10);
-      c11 = _mm256_fmadd_ps(ar, b1, c11);
-    }
-    if constexpr (R > 2) {
-      ar = _mm256_broadcast_ss(ap + 2 * ars);
-      c20 = _mm256_fmadd_ps(ar, b0, c20);
-      c21 = _mm256_fmadd_ps(ar, b1, c21);
-    }
-    if constexpr (R > 3) {
-      ar = _mm256_broadcast_ss(ap + 3 * ars);
-      c30 = _mm256_fmadd_ps(ar, b0, c30);
-      c31 = _mm256_fmadd_ps(ar, b1, c31);
-    }
-    if constexpr (R > 4) {
-      ar = _mm256_broadcast_ss(ap + 4 * ars);
-      c40 = _mm256_fmadd_ps(ar, b0, c40);
-      c41 = _mm256_fmadd_ps(ar, b1, c41);
-    }
-    if constexpr (R > 5) {
-      ar = _mm256_broadcast_ss(ap + 5 * ars);
-      c50 = _mm256_fmadd_ps(ar, b0, c50);
-      c51 = _mm256_fmadd_ps(ar, b1, c51);
-    }
+    const auto row = [&](int r, __m256& lo, __m256& hi) {
+      const __m256 ar = _mm256_broadcast_ss(ap + r * ars);
+      lo = _mm256_fmadd_ps(ar, b0, lo);
+      hi = _mm256_fmadd_ps(ar, b1, hi);
+    };
+    row(0, c00, c01);
+    if constexpr (R > 1) row(1, c10, c11);
+    if constexpr (R > 2) row(2, c20, c21);
+    if constexpr (R > 3) row(3, c30, c31);
+    if constexpr (R > 4) row(4, c40, c41);
+    if constexpr (R > 5) row(5, c50, c51);
   }
   const __m256 rows[6][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
   for (int r = 0; r < R; ++r) {
