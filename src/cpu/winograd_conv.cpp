@@ -55,11 +55,18 @@ struct Plane {
     oy = m * (r / tw);
     ox = m * (r % tw);
   }
-  // The pixel (img, y, x) of a tensor with `channels`, or nullptr outside the image.
-  template <typename P>
-  P* at(P* base, std::ptrdiff_t img, int y, int x, int channels) const {
-    if (y < 0 || y >= h || x < 0 || x >= w) return nullptr;
-    return base + ((img * h + y) * w + x) * static_cast<std::ptrdiff_t>(channels);
+  // The Side x Side pixels of tile t in a tensor with `channels`, from `offset`
+  // rows and columns off its first output pixel (nullptr: outside the image).
+  template <int Side, typename P>
+  void pixels(P* base, std::ptrdiff_t t, int offset, int channels, P* (&at)[Side * Side]) const {
+    std::ptrdiff_t img;
+    int oy, ox;
+    locate(t, img, oy, ox);
+    for (int q = 0; q < Side * Side; ++q) {
+      const int y = oy + offset + q / Side, x = ox + offset + q % Side;
+      const bool inside = y >= 0 && y < h && x >= 0 && x < w;
+      at[q] = inside ? base + ((img * h + y) * w + x) * static_cast<std::ptrdiff_t>(channels) : nullptr;
+    }
   }
 };
 
@@ -78,11 +85,8 @@ void transform_inputs(const float* src, const Plane& p, int channels, std::ptrdi
   constexpr int a = T::a, aa = a * a;
   const std::size_t xi_stride = static_cast<std::size_t>(block) * channels;
   for (int i = 0; i < tb; ++i) {
-    std::ptrdiff_t img;
-    int oy, ox;
-    p.locate(t0 + i, img, oy, ox);
     const float* at[aa];
-    for (int q = 0; q < aa; ++q) at[q] = p.at(src, img, oy - 1 + q / a, ox - 1 + q % a, channels);
+    p.pixels<a>(src, t0 + i, -1, channels, at);
     float* vi = v + static_cast<std::size_t>(i) * channels;
     for (int c = 0; c < channels; c += 8) {
       __m256 d[aa], out[aa];
@@ -101,11 +105,8 @@ void transform_outputs(const float* m, const Plane& p, int channels, std::ptrdif
   const std::size_t xi_stride = static_cast<std::size_t>(block) * channels;
   const __m256 zero = _mm256_setzero_ps();
   for (int i = 0; i < tb; ++i) {
-    std::ptrdiff_t img;
-    int oy, ox;
-    p.locate(t0 + i, img, oy, ox);
     float* at[mm];
-    for (int j = 0; j < mm; ++j) at[j] = p.at(dst, img, oy + j / T::m, ox + j % T::m, channels);
+    p.pixels<T::m>(dst, t0 + i, 0, channels, at);
     const float* mi = m + static_cast<std::size_t>(i) * channels;
     for (int k = 0; k < channels; k += 8) {
       __m256 in[aa], y[mm];
@@ -128,11 +129,8 @@ void transform_gradients(const float* dy, const Plane& p, int channels, std::ptr
   constexpr int a = T::a, aa = a * a, mm = T::m * T::m;
   const std::size_t xi_stride = static_cast<std::size_t>(block) * channels;
   for (int i = 0; i < tb; ++i) {
-    std::ptrdiff_t img;
-    int oy, ox;
-    p.locate(t0 + i, img, oy, ox);
     const float* at[mm];
-    for (int j = 0; j < mm; ++j) at[j] = p.at(dy, img, oy + j / T::m, ox + j % T::m, channels);
+    p.pixels<T::m>(dy, t0 + i, 0, channels, at);
     float* mi = dm + static_cast<std::size_t>(i) * channels;
     for (int k = 0; k < channels; k += 8) {
       __m256 g[mm], out[aa];
