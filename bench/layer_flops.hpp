@@ -6,6 +6,9 @@
 //
 //   Conv2D ('same', stride 1), output H×W×Cout, kernel K×K over Cin channels:
 //     forward  2·H·W·K·K·Cin·Cout            (the im2col GEMM; a multiply-add is 2 FLOPs)
+//     — the direct convolution's count whatever algorithm runs: Winograd's F(4x4, 3x3)
+//     does 4x fewer multiplications, so its rates are effective ones and may pass
+//     the sgemm ceiling.
 //     backward 2·H·W·K·K·Cin·Cout for dW, the same again for dX when dX is wanted
 //   Dense, In → Out:
 //     forward  2·In·Out, backward 2·In·Out (dW) + 2·In·Out (dX)
