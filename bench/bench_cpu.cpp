@@ -220,7 +220,8 @@ void layer_bench(benchmark::State& state, std::size_t index, bool backward) {
     benchmark::ClobberMemory();
   }
   state.SetLabel(layer.name());
-  const bench::LayerCost c = bench::layer_cost(fx.model.specs()[index], layer.input_shape(), layer.output_shape());
+  const bench::LayerCost c = bench::layer_cost(fx.model.specs()[index], layer.input_shape(), layer.output_shape(),
+                                                 index != 0);  // no dX for the first layer (above)
   set_rate_counters(state, (backward ? c.backward_flops : c.forward_flops) * n,
                     (backward ? c.backward_bytes : c.forward_bytes) * n, c.gemm, total);
 }

@@ -34,7 +34,7 @@ namespace mnist_ddp {
 struct Config {
   std::string command = "train";   // train | evaluate | predict
   std::string data_dir = "data/mnist";
-  int epochs = 10;                 // about 11 minutes on a 2-core machine (see README)
+  int epochs = 10;                 // about 8 minutes on a 2-core machine (see README)
   int batch_size = 64;             // per process: one micro-batch
   int accumulate = 1;              // micro-batches per update (--accumulate)
   int eval_batch_size = 500;       // per process, for validation and test
