@@ -5,6 +5,10 @@
 
 #include "mnist_ddp/core/check.hpp"
 
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
+
 namespace mnist_ddp {
 
 namespace {
@@ -26,6 +30,41 @@ void pool_row_forward(const float* in, std::size_t in_row, int ow, int pool, int
       }
     }
   }
+}
+
+#if defined(__AVX2__)
+// The same for 2x2 windows and c a multiple of 8, 8 channels at a time: the four
+// candidates in window order, a later one winning only when greater (the scalar
+// rule, NaN included: an ordered compare is false with a NaN, as `>` is).
+void pool2_row_forward(const float* in, std::size_t in_row, int ow, int c, float* out, std::uint8_t* win) {
+  for (int ox = 0; ox < ow; ++ox) {
+    const float* first = in + static_cast<std::size_t>(ox) * 2 * c;
+    const float* candidate[4] = {first, first + c, first + in_row, first + in_row + c};
+    float* o = out + static_cast<std::size_t>(ox) * c;
+    std::uint8_t* w = win + static_cast<std::size_t>(ox) * c;
+    for (int j = 0; j < c; j += 8) {
+      __m256 best = _mm256_loadu_ps(candidate[0] + j);
+      __m256i index = _mm256_setzero_si256();
+      for (int k = 1; k < 4; ++k) {
+        const __m256 v = _mm256_loadu_ps(candidate[k] + j);
+        const __m256 more = _mm256_cmp_ps(v, best, _CMP_GT_OQ);
+        best = _mm256_blendv_ps(best, v, more);
+        index = _mm256_blendv_epi8(index, _mm256_set1_epi32(k), _mm256_castps_si256(more));
+      }
+      _mm256_storeu_ps(o + j, best);
+      const __m128i words = _mm_packus_epi32(_mm256_castsi256_si128(index), _mm256_extracti128_si256(index, 1));
+      _mm_storel_epi64(reinterpret_cast<__m128i*>(w + j), _mm_packus_epi16(words, words));
+    }
+  }
+}
+#endif
+
+// One output row, by the vector path where it applies.
+void pool_row(const float* in, std::size_t in_row, int ow, int pool, int c, float* out, std::uint8_t* win) {
+#if defined(__AVX2__)
+  if (pool == 2 && c % 8 == 0) return pool2_row_forward(in, in_row, ow, c, out, win);
+#endif
+  pool_row_forward(in, in_row, ow, pool, c, out, win);
 }
 
 // The dx rows of one output row: the gradient where the window's winner is, 0 elsewhere.
@@ -56,7 +95,7 @@ void MaxPoolCpu::forward(const float* x, float* y, int n, const ForwardContext&)
   for (std::ptrdiff_t r = 0; r < rows; ++r) {
     const std::ptrdiff_t b = r / out.h, oy = r % out.h;
     const float* src = x + static_cast<std::size_t>(b) * in.size() + static_cast<std::size_t>(oy) * pool() * in_row;
-    pool_row_forward(src, in_row, out.w, pool(), in.c, y + r * out_row, winner_.data() + r * out_row);
+    pool_row(src, in_row, out.w, pool(), in.c, y + r * out_row, winner_.data() + r * out_row);
   }
 }
 

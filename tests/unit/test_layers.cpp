@@ -568,6 +568,35 @@ TEST(LayerMaxPool, OneAndTwoThreads) {
     });
 }
 
+// Channel counts of 8k take the AVX2 path of 2x2 pooling. Values on a coarse grid
+// make ties common: the first maximum in window order must win, in the forward's
+// output and in where backward sends the gradient.
+TEST(LayerMaxPool, VectorPathKeepsTheFirstMaximum) {
+  const Shape3 in{7, 9, 16};
+  const int n = 3;
+  Bound b(LayerSpec{LayerKind::kMaxPool, 0, 2}, in, n);
+  const Shape3 out = b.layer->output_shape();
+  std::vector<float> x = random_vector(in.size() * n, 0.0f, 4.0f, 73);
+  for (float& v : x) v = std::floor(v);
+  std::vector<float> y(out.size() * n), dy = random_vector(y.size(), 1.0f, 2.0f, 74), dx(x.size(), -1.0f);
+  b.layer->forward(x.data(), y.data(), n, kTrain);
+  EXPECT_EQ(y, testing::ref_maxpool_valid(x.data(), n, in.h, in.w, in.c, 2));
+  b.layer->backward(x.data(), y.data(), dy.data(), dx.data(), n);
+  std::vector<float> want(x.size(), 0.0f);
+  for (int i = 0; i < n; ++i)
+    for (int oy = 0; oy < out.h; ++oy)
+      for (int ox = 0; ox < out.w; ++ox)
+        for (int c = 0; c < in.c; ++c) {
+          std::size_t best = 0;
+          for (int k = 0; k < 4; ++k) {
+            const std::size_t at = ((static_cast<std::size_t>(i) * in.h + 2 * oy + k / 2) * in.w + 2 * ox + k % 2) * in.c + c;
+            if (k == 0 || x[at] > x[best]) best = at;
+          }
+          want[best] = dy[((static_cast<std::size_t>(i) * out.h + oy) * out.w + ox) * out.c + c];
+        }
+  EXPECT_EQ(dx, want);
+}
+
 // ---- Dropout -------------------------------------------------------------------------
 
 LayerSpec dropout_spec(float rate) {
