@@ -137,7 +137,7 @@ void SingleChannelConv::backward(const float* x, const float* dy, float* dw, flo
   weight_gradient(x, nullptr, dy, dw, db);
 }
 
-bool SingleChannelConv::backward_through_relu(const float* x, const float* y, const float* dy, float* dw, float* db,
+bool SingleChannelConv::backward_through_relu(const float* x, const float* y, float* dy, float* dw, float* db,
                                               float* dx) {
   if (dx != nullptr) return false;
   weight_gradient(x, y, dy, dw, db);
@@ -153,7 +153,7 @@ SingleChannelConv::SingleChannelConv(const ConvGeometry& g, int n, const std::st
 void SingleChannelConv::weight_gradient(const float*, const float*, const float*, float*, float*) {}
 void SingleChannelConv::forward(const float*, const float*, const float*, float*) {}
 void SingleChannelConv::backward(const float*, const float*, float*, float*, float*) {}
-bool SingleChannelConv::backward_through_relu(const float*, const float*, const float*, float*, float*, float*) {
+bool SingleChannelConv::backward_through_relu(const float*, const float*, float*, float*, float*, float*) {
   return false;
 }
 

@@ -40,6 +40,10 @@ using winograd::separable;
 using ConvTile = winograd::F4x4;
 using GradientTile = winograd::F2x2;
 
+// One cache line towards L1. An asm statement: GCC 12 deletes a loop of
+// __builtin_prefetch (or _mm_prefetch) once it is inlined into its caller.
+inline void prefetch_line(const char* p) { asm volatile("prefetcht0 %0" : : "m"(*p)); }
+
 // The images of a batch and their m x m tiles: ceil(h/m) x ceil(w/m) per image.
 struct Plane {
   int h, w, m, th, tw;
@@ -68,6 +72,22 @@ struct Plane {
       at[q] = inside ? base + ((img * h + y) * w + x) * static_cast<std::ptrdiff_t>(channels) : nullptr;
     }
   }
+  // Asks for the cache lines of tile t's Side x Side pixels (as pixels() finds them)
+  // ahead of their use: the activations stream from memory, a tile's rows are far apart.
+  template <int Side>
+  void prefetch(const float* base, std::ptrdiff_t t, int offset, int channels) const {
+    if (t >= tiles) return;
+    std::ptrdiff_t img;
+    int oy, ox;
+    locate(t, img, oy, ox);
+    const int x0 = std::max(0, ox + offset), x1 = std::min(w, ox + offset + Side);
+    if (x0 >= x1) return;
+    const std::ptrdiff_t bytes = static_cast<std::ptrdiff_t>(x1 - x0) * channels * 4;
+    for (int y = std::max(0, oy + offset); y < std::min(h, oy + offset + Side); ++y) {
+      const char* row = reinterpret_cast<const char*>(base + ((img * h + y) * w + x0) * static_cast<std::ptrdiff_t>(channels));
+      for (std::ptrdiff_t b = 0; b < bytes; b += 64) prefetch_line(row + b);
+    }
+  }
 };
 
 // Tiles per block: the block's two transformed tensors (positions x tiles x
@@ -77,22 +97,29 @@ int block_tiles(int cin, int cout) {
   return std::clamp(65536 / (T::positions * (cin + cout)) / 6 * 6, 6, 96);
 }
 
+// The tile whose pixels are asked for while this one is transformed: two ahead.
+constexpr int kPrefetchAhead = 2;
+
+// The distance between two positions ξ of a block's transformed tiles.
+inline std::size_t xi_stride(int block, int channels) { return static_cast<std::size_t>(block) * channels; }
+
 // ---- the activation transforms, 8 channels at a time --------------------------------------
 
 // V[ξ][i][c] (ξ stride: block tiles) = Bᵀ d B of tiles t0 .. t0+tb.
 template <class T>
 void transform_inputs(const float* src, const Plane& p, int channels, std::ptrdiff_t t0, int tb, int block, float* v) {
   constexpr int a = T::a, aa = a * a;
-  const std::size_t xi_stride = static_cast<std::size_t>(block) * channels;
+  const std::size_t stride = xi_stride(block, channels);
   for (int i = 0; i < tb; ++i) {
     const float* at[aa];
     p.pixels<a>(src, t0 + i, -1, channels, at);
+    p.prefetch<a>(src, t0 + i + kPrefetchAhead, -1, channels);
     float* vi = v + static_cast<std::size_t>(i) * channels;
     for (int c = 0; c < channels; c += 8) {
       __m256 d[aa], out[aa];
       for (int q = 0; q < aa; ++q) d[q] = at[q] != nullptr ? _mm256_loadu_ps(at[q] + c) : _mm256_setzero_ps();
       separable<a, a>(d, out, [](const __m256* x, int xs, __m256* y, int ys) { T::input(x, xs, y, ys); });
-      for (int q = 0; q < aa; ++q) _mm256_storeu_ps(vi + q * xi_stride + c, out[q]);
+      for (int q = 0; q < aa; ++q) _mm256_storeu_ps(vi + q * stride + c, out[q]);
     }
   }
 }
@@ -102,15 +129,16 @@ template <class T>
 void transform_outputs(const float* m, const Plane& p, int channels, std::ptrdiff_t t0, int tb, int block,
                        const float* bias, bool relu, float* dst) {
   constexpr int a = T::a, aa = a * a, mm = T::m * T::m;
-  const std::size_t xi_stride = static_cast<std::size_t>(block) * channels;
+  const std::size_t stride = xi_stride(block, channels);
   const __m256 zero = _mm256_setzero_ps();
   for (int i = 0; i < tb; ++i) {
     float* at[mm];
     p.pixels<T::m>(dst, t0 + i, 0, channels, at);
+    p.prefetch<T::m>(dst, t0 + i + kPrefetchAhead, 0, channels);
     const float* mi = m + static_cast<std::size_t>(i) * channels;
     for (int k = 0; k < channels; k += 8) {
       __m256 in[aa], y[mm];
-      for (int q = 0; q < aa; ++q) in[q] = _mm256_loadu_ps(mi + q * xi_stride + k);
+      for (int q = 0; q < aa; ++q) in[q] = _mm256_loadu_ps(mi + q * stride + k);
       separable<a, T::m>(in, y, [](const __m256* x, int xs, __m256* o, int os) { T::output(x, xs, o, os); });
       const __m256 b = bias != nullptr ? _mm256_loadu_ps(bias + k) : zero;
       for (int j = 0; j < mm; ++j) {
@@ -123,24 +151,34 @@ void transform_outputs(const float* m, const Plane& p, int channels, std::ptrdif
 }
 
 // dM[ξ][i][k] = (A dY Aᵀ)_ξ of tiles t0 .. t0+tb (dY zero outside the image), and db += Σ dY.
+// With relu_y, dY is first masked where relu_y <= 0 and written back (the tiles
+// of m x m outputs do not overlap: each pixel is masked once).
 template <class T>
-void transform_gradients(const float* dy, const Plane& p, int channels, std::ptrdiff_t t0, int tb, int block,
-                         float* dm, float* db) {
+void transform_gradients(float* dy, const float* relu_y, const Plane& p, int channels, std::ptrdiff_t t0, int tb,
+                         int block, float* dm, float* db) {
   constexpr int a = T::a, aa = a * a, mm = T::m * T::m;
-  const std::size_t xi_stride = static_cast<std::size_t>(block) * channels;
+  const std::size_t stride = xi_stride(block, channels);
+  const __m256 zero = _mm256_setzero_ps();
   for (int i = 0; i < tb; ++i) {
-    const float* at[mm];
+    float* at[mm];
     p.pixels<T::m>(dy, t0 + i, 0, channels, at);
+    p.prefetch<T::m>(dy, t0 + i + kPrefetchAhead, 0, channels);
+    if (relu_y != nullptr) p.prefetch<T::m>(relu_y, t0 + i + kPrefetchAhead, 0, channels);
     float* mi = dm + static_cast<std::size_t>(i) * channels;
     for (int k = 0; k < channels; k += 8) {
       __m256 g[mm], out[aa];
-      __m256 sum = _mm256_setzero_ps();
+      __m256 sum = zero;
       for (int j = 0; j < mm; ++j) {
-        g[j] = at[j] != nullptr ? _mm256_loadu_ps(at[j] + k) : _mm256_setzero_ps();
+        g[j] = at[j] != nullptr ? _mm256_loadu_ps(at[j] + k) : zero;
+        if (relu_y != nullptr && at[j] != nullptr) {
+          const __m256 on = _mm256_cmp_ps(_mm256_loadu_ps(relu_y + (at[j] - dy) + k), zero, _CMP_GT_OQ);
+          g[j] = _mm256_and_ps(g[j], on);
+          _mm256_storeu_ps(at[j] + k, g[j]);
+        }
         sum = sum + g[j];
       }
       separable<T::m, a>(g, out, [](const __m256* x, int xs, __m256* o, int os) { T::gradient(x, xs, o, os); });
-      for (int q = 0; q < aa; ++q) _mm256_storeu_ps(mi + q * xi_stride + k, out[q]);
+      for (int q = 0; q < aa; ++q) _mm256_storeu_ps(mi + q * stride + k, out[q]);
       _mm256_storeu_ps(db + k, _mm256_loadu_ps(db + k) + sum);
     }
   }
@@ -253,7 +291,7 @@ void kernel_gradient(const float* du, std::size_t cc, float* dw) {
 }
 
 std::size_t tile_block(int positions, int block, const ConvGeometry& g) {
-  return static_cast<std::size_t>(positions) * block * std::max(g.cin, g.cout);
+  return static_cast<std::size_t>(positions) * xi_stride(block, std::max(g.cin, g.cout));
 }
 
 }  // namespace
@@ -286,7 +324,7 @@ void WinogradConv::convolve(const float* src, int cs, const float* u, int cd, co
   const Plane p(g_, n_, T::m);
   const int block = block_tiles<T>(g_.cin, g_.cout);
   const std::ptrdiff_t blocks = (p.tiles + block - 1) / block;
-  const std::size_t v_xi = static_cast<std::size_t>(block) * cs, m_xi = static_cast<std::size_t>(block) * cd;
+  const std::size_t v_xi = xi_stride(block, cs), m_xi = xi_stride(block, cd);
 #pragma omp parallel
   {
     float* v = thread_scratch(omp_get_thread_num());
@@ -312,13 +350,13 @@ void WinogradConv::forward(const float* x, const float* w, const float* b, float
   convolve(x, g_.cin, u_fwd_.data(), g_.cout, b, g_.relu, y);
 }
 
-void WinogradConv::weight_gradient(const float* x, const float* dy, float* dw, float* db) {
+void WinogradConv::weight_gradient(const float* x, float* dy, const float* relu_y, float* dw, float* db) {
   using T = GradientTile;
   const int cin = g_.cin, cout = g_.cout, block = block_tiles<T>(cin, cout);
   const Plane p(g_, n_, T::m);
   const std::ptrdiff_t blocks = (p.tiles + block - 1) / block;
   const std::size_t cc = static_cast<std::size_t>(cin) * cout, part = tile_block(T::positions, block, g_);
-  const std::size_t v_xi = static_cast<std::size_t>(block) * cin, m_xi = static_cast<std::size_t>(block) * cout;
+  const std::size_t v_xi = xi_stride(block, cin), m_xi = xi_stride(block, cout);
   const int threads = omp_get_max_threads();
   MNIST_ASSERT(threads <= threads_, "Winograd scratch made for " << threads_ << " threads, " << threads << " asked");
 #pragma omp parallel num_threads(threads)
@@ -331,7 +369,7 @@ void WinogradConv::weight_gradient(const float* x, const float* dy, float* dw, f
       const std::ptrdiff_t t0 = blk * block;
       const int tb = static_cast<int>(std::min<std::ptrdiff_t>(block, p.tiles - t0));
       transform_inputs<T>(x, p, cin, t0, tb, block, v);
-      transform_gradients<T>(dy, p, cout, t0, tb, block, dm, dbt);
+      transform_gradients<T>(dy, relu_y, p, cout, t0, tb, block, dm, dbt);
       for (int xi = 0; xi < T::positions; ++xi) {  // dU_ξ (cin x cout) += V_ξᵀ · dM_ξ over the block's tiles
         const Operand o{v + xi * v_xi, 1, static_cast<std::size_t>(cin), dm + xi * m_xi,
                         static_cast<std::size_t>(cout), du + xi * cc, static_cast<std::size_t>(cout)};
@@ -351,7 +389,18 @@ void WinogradConv::weight_gradient(const float* x, const float* dy, float* dw, f
 }
 
 void WinogradConv::backward(const float* x, const float* dy, float* dw, float* db, float* dx) {
-  weight_gradient(x, dy, dw, db);
+  // Without a mask dy is only read.
+  weight_gradient(x, const_cast<float*>(dy), nullptr, dw, db);
+  backward_data(dy, dx);
+}
+
+bool WinogradConv::backward_through_relu(const float* x, const float* y, float* dy, float* dw, float* db, float* dx) {
+  weight_gradient(x, dy, y, dw, db);
+  backward_data(dy, dx);
+  return true;
+}
+
+void WinogradConv::backward_data(const float* dy, float* dx) {
   if (dx == nullptr) return;
   MNIST_ASSERT(w_last_ != nullptr, "Conv2D backward before a forward of " << n_ << " images");
   transform_kernel<ConvTile>(w_last_, g_.cin, g_.cout, true, u_bwd_.data());
@@ -365,9 +414,11 @@ WinogradConv::WinogradConv(const ConvGeometry& g, int, const std::string& name) 
 }
 float* WinogradConv::thread_scratch(int) { return nullptr; }
 void WinogradConv::convolve(const float*, int, const float*, int, const float*, bool, float*) {}
-void WinogradConv::weight_gradient(const float*, const float*, float*, float*) {}
+void WinogradConv::weight_gradient(const float*, float*, const float*, float*, float*) {}
+void WinogradConv::backward_data(const float*, float*) {}
 void WinogradConv::forward(const float*, const float*, const float*, float*) {}
 void WinogradConv::backward(const float*, const float*, float*, float*, float*) {}
+bool WinogradConv::backward_through_relu(const float*, const float*, float*, float*, float*, float*) { return false; }
 
 #endif
 

@@ -34,11 +34,11 @@ class ConvPasses {
   // dw (HWIO) and db from x and dy; dx from dy when not null. Differentiates
   // the last forward, with the weights as they were then.
   virtual void backward(const float* x, const float* dy, float* dw, float* db, float* dx) = 0;
-  // The fused ReLU's backward (dy where y > 0) and backward() in one pass, dy as
-  // it comes from the next layer and only read — where the algorithm can for
-  // this call (returns true); returns false having done nothing where it cannot,
-  // and the layer masks dy in place and calls backward().
-  virtual bool backward_through_relu(const float* /*x*/, const float* /*y*/, const float* /*dy*/, float* /*dw*/,
+  // The fused ReLU's backward (dy where y > 0) within backward()'s own passes, dy
+  // as it comes from the next layer — where the algorithm can for this call
+  // (returns true; dy may be left masked, or as it came); returns false having
+  // done nothing where it cannot, and the layer masks dy in place and calls backward().
+  virtual bool backward_through_relu(const float* /*x*/, const float* /*y*/, float* /*dy*/, float* /*dw*/,
                                      float* /*db*/, float* /*dx*/) {
     return false;
   }

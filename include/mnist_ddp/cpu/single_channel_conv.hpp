@@ -33,7 +33,7 @@ class SingleChannelConv final : public ConvPasses {
   void forward(const float* x, const float* w, const float* b, float* y) override;
   void backward(const float* x, const float* dy, float* dw, float* db, float* dx) override;
   // The own weight gradient with the ReLU's backward on the fly, when no dx is asked for.
-  bool backward_through_relu(const float* x, const float* y, const float* dy, float* dw, float* db,
+  bool backward_through_relu(const float* x, const float* y, float* dy, float* dw, float* db,
                              float* dx) override;
 
  private:

@@ -39,6 +39,9 @@ class WinogradConv final : public ConvPasses {
   WinogradConv(const ConvGeometry& g, int n, const std::string& name);
   void forward(const float* x, const float* w, const float* b, float* y) override;
   void backward(const float* x, const float* dy, float* dw, float* db, float* dx) override;
+  // The ReLU's mask applied as the weight gradient's pass reads dy, and written
+  // back: the backward-data pass then reads the masked dy. Always fuses.
+  bool backward_through_relu(const float* x, const float* y, float* dy, float* dw, float* db, float* dx) override;
 
  private:
   ConvGeometry g_;
@@ -46,8 +49,11 @@ class WinogradConv final : public ConvPasses {
   const float* w_last_ = nullptr;  // the kernel of the last forward
   // dst (channels cd) = conv(src (channels cs), kernel transformed to u) + bias, ReLU when asked.
   void convolve(const float* src, int cs, const float* u, int cd, const float* bias, bool relu, float* dst);
-  // dw (HWIO) and db from x and dy, overwritten.
-  void weight_gradient(const float* x, const float* dy, float* dw, float* db);
+  // dw (HWIO) and db from x and dy, overwritten. With relu_y: dy is first masked
+  // where relu_y <= 0, in place (dy is then written, else only read).
+  void weight_gradient(const float* x, float* dy, const float* relu_y, float* dw, float* db);
+  // dx = conv(dy, flipped kernel) when dx is not null.
+  void backward_data(const float* dy, float* dx);
   float* thread_scratch(int thread);
   std::vector<float> u_fwd_;       // G g Gᵀ of the kernel, [ξ][cin][cout]
   std::vector<float> u_bwd_;       // ... of the flipped, transposed kernel, [ξ][cout][cin]
