@@ -5,7 +5,7 @@
 // convolution, the own Winograd, or for one input channel oneDNN's forward with
 // the own weight gradient, single_channel_conv.hpp) are made once per (batch size,
 // thread count) and kept. The ReLU's backward is a pass over dy before the
-// convolution's, except where the one-input-channel weight gradient fuses it.
+// convolution's, except where the passes fuse it (Winograd, one input channel).
 #pragma once
 
 #include "mnist_ddp/cpu/conv_passes.hpp"

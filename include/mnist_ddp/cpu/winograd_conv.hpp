@@ -13,7 +13,8 @@
 //   backward-data    dx = conv(dy, w'), w' the kernel flipped with in/out swapped
 //                    (the exact adjoint of a stride-1 'same' 3x3 convolution);
 //   backward-weights dU_ξ = Σ_tiles V_ξᵀ · (A dY Aᵀ)_ξ, then dw = Gᵀ dU G — the
-//                    gradient of the bilinear form, exact as it is.
+//                    gradient of the bilinear form, exact as it is; the ReLU's
+//                    backward fused into its pass over dy.
 // Tiles are taken in blocks small enough for the transformed block to stay in
 // the core's L2; the blocks are split statically over the OpenMP threads and the
 // weight-gradient partial sums added in thread order, so a run with the same
