@@ -36,6 +36,7 @@ bool winograd_supports(const ConvGeometry& g) {
 namespace {
 
 using winograd::separable;
+using winograd::separable_io;
 // The tile of the forward and backward-data passes, and of the weight gradient.
 using ConvTile = winograd::F4x4;
 using GradientTile = winograd::F2x2;
@@ -115,12 +116,11 @@ void transform_inputs(const float* src, const Plane& p, int channels, std::ptrdi
     p.pixels<a>(src, t0 + i, -1, channels, at);
     p.prefetch<a>(src, t0 + i + kPrefetchAhead, -1, channels);
     float* vi = v + static_cast<std::size_t>(i) * channels;
-    for (int c = 0; c < channels; c += 8) {
-      __m256 d[aa], out[aa];
-      for (int q = 0; q < aa; ++q) d[q] = at[q] != nullptr ? _mm256_loadu_ps(at[q] + c) : _mm256_setzero_ps();
-      separable<a, a>(d, out, [](const __m256* x, int xs, __m256* y, int ys) { T::input(x, xs, y, ys); });
-      for (int q = 0; q < aa; ++q) _mm256_storeu_ps(vi + q * stride + c, out[q]);
-    }
+    for (int c = 0; c < channels; c += 8)
+      separable_io<a, a, __m256>(
+          [&](int q) { return at[q] != nullptr ? _mm256_loadu_ps(at[q] + c) : _mm256_setzero_ps(); },
+          [](const __m256* x, int xs, __m256* y, int ys) { T::input(x, xs, y, ys); },
+          [&](int q, __m256 out) { _mm256_storeu_ps(vi + q * stride + c, out); });
   }
 }
 
@@ -128,7 +128,7 @@ void transform_inputs(const float* src, const Plane& p, int channels, std::ptrdi
 template <class T>
 void transform_outputs(const float* m, const Plane& p, int channels, std::ptrdiff_t t0, int tb, int block,
                        const float* bias, bool relu, float* dst) {
-  constexpr int a = T::a, aa = a * a, mm = T::m * T::m;
+  constexpr int a = T::a, mm = T::m * T::m;
   const std::size_t stride = xi_stride(block, channels);
   const __m256 zero = _mm256_setzero_ps();
   for (int i = 0; i < tb; ++i) {
@@ -137,15 +137,13 @@ void transform_outputs(const float* m, const Plane& p, int channels, std::ptrdif
     p.prefetch<T::m>(dst, t0 + i + kPrefetchAhead, 0, channels);
     const float* mi = m + static_cast<std::size_t>(i) * channels;
     for (int k = 0; k < channels; k += 8) {
-      __m256 in[aa], y[mm];
-      for (int q = 0; q < aa; ++q) in[q] = _mm256_loadu_ps(mi + q * stride + k);
-      separable<a, T::m>(in, y, [](const __m256* x, int xs, __m256* o, int os) { T::output(x, xs, o, os); });
       const __m256 b = bias != nullptr ? _mm256_loadu_ps(bias + k) : zero;
-      for (int j = 0; j < mm; ++j) {
-        if (at[j] == nullptr) continue;
-        const __m256 out = relu ? _mm256_max_ps(y[j] + b, zero) : y[j] + b;
-        _mm256_storeu_ps(at[j] + k, out);
-      }
+      separable_io<a, T::m, __m256>(
+          [&](int q) { return _mm256_loadu_ps(mi + q * stride + k); },
+          [](const __m256* x, int xs, __m256* o, int os) { T::output(x, xs, o, os); },
+          [&](int j, __m256 y) {
+            if (at[j] != nullptr) _mm256_storeu_ps(at[j] + k, relu ? _mm256_max_ps(y + b, zero) : y + b);
+          });
     }
   }
 }
@@ -156,7 +154,7 @@ void transform_outputs(const float* m, const Plane& p, int channels, std::ptrdif
 template <class T>
 void transform_gradients(float* dy, const float* relu_y, const Plane& p, int channels, std::ptrdiff_t t0, int tb,
                          int block, float* dm, float* db) {
-  constexpr int a = T::a, aa = a * a, mm = T::m * T::m;
+  constexpr int a = T::a, mm = T::m * T::m;
   const std::size_t stride = xi_stride(block, channels);
   const __m256 zero = _mm256_setzero_ps();
   for (int i = 0; i < tb; ++i) {
@@ -166,7 +164,7 @@ void transform_gradients(float* dy, const float* relu_y, const Plane& p, int cha
     if (relu_y != nullptr) p.prefetch<T::m>(relu_y, t0 + i + kPrefetchAhead, 0, channels);
     float* mi = dm + static_cast<std::size_t>(i) * channels;
     for (int k = 0; k < channels; k += 8) {
-      __m256 g[mm], out[aa];
+      __m256 g[mm];
       __m256 sum = zero;
       for (int j = 0; j < mm; ++j) {
         g[j] = at[j] != nullptr ? _mm256_loadu_ps(at[j] + k) : zero;
@@ -177,8 +175,9 @@ void transform_gradients(float* dy, const float* relu_y, const Plane& p, int cha
         }
         sum = sum + g[j];
       }
-      separable<T::m, a>(g, out, [](const __m256* x, int xs, __m256* o, int os) { T::gradient(x, xs, o, os); });
-      for (int q = 0; q < aa; ++q) _mm256_storeu_ps(mi + q * stride + k, out[q]);
+      separable_io<T::m, a, __m256>([&](int j) { return g[j]; },
+                                    [](const __m256* x, int xs, __m256* o, int os) { T::gradient(x, xs, o, os); },
+                                    [&](int q, __m256 out) { _mm256_storeu_ps(mi + q * stride + k, out); });
       _mm256_storeu_ps(db + k, _mm256_loadu_ps(db + k) + sum);
     }
   }

@@ -43,12 +43,28 @@ inline E splat(float x) {
 }
 
 // Applies a 1-D transform `f(in, in_stride, out, out_stride)` from In to Out
-// points down the columns and then along the rows: in (In x In) -> out (Out x Out).
+// points down the columns and then along the rows: the In x In values load(q)
+// (q = row·In + column) -> the Out x Out values store(q, value), each read and
+// written once, straight from and to where they live.
+template <int In, int Out, typename E, typename Load, typename F, typename Store>
+inline void separable_io(Load load, F f, Store store) {
+  E t[Out * In];
+  for (int s = 0; s < In; ++s) {
+    E column[In];
+    for (int k = 0; k < In; ++k) column[k] = load(k * In + s);
+    f(column, 1, t + s, In);
+  }
+  for (int r = 0; r < Out; ++r) {
+    E row[Out];
+    f(t + r * In, 1, row, 1);
+    for (int j = 0; j < Out; ++j) store(r * Out + j, row[j]);
+  }
+}
+
+// The same from the array in (In x In) to the array out (Out x Out).
 template <int In, int Out, typename E, typename F>
 inline void separable(const E* in, E* out, F f) {
-  E t[Out * In];
-  for (int s = 0; s < In; ++s) f(in + s, In, t + s, In);
-  for (int r = 0; r < Out; ++r) f(t + r * In, 1, out + r * Out, 1);
+  separable_io<In, Out, E>([in](int q) { return in[q]; }, f, [out](int q, const E& v) { out[q] = v; });
 }
 
 struct F2x2 {
