@@ -125,7 +125,9 @@ TEST(MpiLrScaling, LinearScalingIsTheLargeBatchStepAtTheScaledRate) {
   EXPECT_LE(worst_relative(dist.params, ref.params), 1e-5) << "scaled: not the step at " << world << " x lr";
   // Warm-up: the first step (position 0) is at the one-rank rate.
   EXPECT_LE(worst_relative(dist_warm.params, ref_one_rank_rate.params), 1e-5);
-  if (world > 1) EXPECT_GT(worst_relative(ref.params, ref_one_rank_rate.params), 1e-4) << "the rates did not differ";
+  if (world > 1) {
+    EXPECT_GT(worst_relative(ref.params, ref_one_rank_rate.params), 1e-4) << "the rates did not differ";
+  }
   EXPECT_GT(worst_relative(ref.params, initial.params), 1e-3) << "the step is too small to prove anything";
   ASSERT_EQ(dist.fit.history.size(), 1u);
   ASSERT_EQ(dist_warm.fit.history.size(), 1u);
@@ -178,7 +180,9 @@ TEST(MpiAccumulate, MicroBatchesEqualOneBatch) {
   ASSERT_EQ(acc.fit.history.size(), 1u);
   EXPECT_NEAR(acc.fit.history[0].loss, ref.fit.history[0].loss, 1e-5 * ref.fit.history[0].loss);
   EXPECT_EQ(acc.reductions, world > 1 ? 1 : 0);
-  if (world > 1) EXPECT_GT(acc_buckets.collectives, 1) << "buckets: more than one collective per reduction";
+  if (world > 1) {
+    EXPECT_GT(acc_buckets.collectives, 1) << "buckets: more than one collective per reduction";
+  }
 }
 
 // An epoch of 15 micro-batches per rank: 15 reductions without accumulation,
