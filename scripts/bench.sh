@@ -116,20 +116,32 @@ bench_dir=$build_dir/bench
 for t in "${targets[@]}"; do [ -x "$bench_dir/$t" ] || die "$bench_dir/$t not found (build it, or drop --no-build)"; done
 
 # ---- the machine ------------------------------------------------------------------
+# The tree the binaries come from: HEAD, and whether a tracked file other than this
+# run's own output (an earlier run's, in the repository) differs from it.
+out_rel=$(realpath -m --relative-to="$root" "$out")
+git_state=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
+git_paths=(.)
+case $out_rel in ..*) ;; *) git_paths+=(":(exclude)$out_rel") ;; esac
+git -C "$root" diff --quiet HEAD -- "${git_paths[@]}" 2>/dev/null || git_state+=" (with local changes)"
 mkdir -p "$out"
 cores=$(nproc)
 cpu_model=$(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -n 1)
+# The CPU's family and model (a model name like "AMD EPYC" names no generation) and its widest vector ISA.
+cpu_id=$(awk -F': *' '/^cpu family/ {f = $2} /^model\t/ {m = $2} /^flags/ {
+  isa = "no avx2"; if ($2 ~ / avx2( |$)/) isa = "avx2, no avx512"
+  if ($2 ~ / avx512f( |$)/) { isa = "avx512f"; if ($2 ~ / avx512_bf16( |$)/) isa = isa ", avx512_bf16" }
+  printf "family %s, model %s; %s", f, m, isa; exit }' /proc/cpuinfo 2>/dev/null)
 {
   echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
   echo "host: $(hostname)"
-  echo "cpu: ${cpu_model:-unknown}"
+  echo "cpu: ${cpu_model:-unknown}${cpu_id:+ ($cpu_id)}"
   echo "cores: $cores (nproc); sockets: $(lscpu 2>/dev/null | sed -n 's/^Socket(s): *//p')"
   echo "memory: $(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)"
   echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "compiler: $(sed -n 's/^CMAKE_CXX_COMPILER:[A-Z]*=//p' "$build_dir/CMakeCache.txt") $(c++ -dumpfullversion 2>/dev/null || true)"
   echo "mpi: $(mpirun --version 2>/dev/null | head -n 1 || echo unknown)"
   echo "gpus: $(nvidia-smi -L 2>/dev/null | wc -l)"
-  echo "git: $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$root" diff --quiet 2>/dev/null || echo ' (with local changes)')"
+  echo "git: $git_state"
   # shellcheck disable=SC2016  # single quotes inside the text, not an expansion
   echo "command: scripts/bench.sh --min-time $min_time --ranks \"$ranks_list\"${filter:+ --filter '$filter'} --torch-rounds $torch_rounds --torch-steps $torch_steps$([ "$gpu" -eq 1 ] && echo ' --gpu')"
 } >"$out/machine.txt"
