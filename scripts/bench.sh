@@ -38,8 +38,9 @@
 # so, writes the reason into torch_cpu.json and summary.md, and runs the rest.
 #
 # Writes into DIR:
-#   machine.txt                       date, host, CPU model and cores, memory, compiler,
-#                                     MPI, git commit, this command
+#   machine.txt                       date, host, CPU model (family, model, vector ISA) and
+#                                     cores, memory, compiler, MPI, git commit ("with local
+#                                     changes" when a tracked file outside DIR differs), this command
 #   bench_cpu.json, .txt              bench_cpu (--benchmark_out JSON; console log)
 #   bench_cpu_pair_rN.json, .txt      the PyTorch side by side, round N: bench_cpu TrainStep/128
 #   torch_cpu_rN.json, .txt           ... and PyTorch (torch_seed_cnn.py --json; console log)
